@@ -67,4 +67,9 @@ def compute_score(
     """
     parsed = parse_choice(solution_str, allow_soft=False)
     score = 1.0 if parsed.answer is not None and parsed.answer == str(ground_truth).strip() else 0.0
-    return {"score": score, "pred_answer": parsed.answer, "gt_answer": str(ground_truth), "data_source": data_source}
+    return {
+        "score": score,
+        "pred_answer": parsed.answer,
+        "gt_answer": str(ground_truth),
+        "data_source": data_source,
+    }

@@ -1,0 +1,233 @@
+"""TRBench-BFCL metrics for generative judges, computed from one record per judged row.
+
+Every pair is judged twice, with the chosen response once in position 1 and once in position 2;
+a pair counts as correct only when both orders are judged correctly (the ToolRM reference rule).
+Rows are paired by their pair id, never by position in the file, so filtered or truncated runs
+cannot misalign the two orders. Definitions (checked against all rows of the paper's table):
+
+- ``w_avg``: accuracy over all pairs, so categories weigh by their size;
+- ``avg``: unweighted mean of the per-category accuracies;
+- ``acc_<category>``: pair accuracy within one category (NaN when the run has none of it).
+
+Beyond the reference: parse rates, position consistency (the same underlying response picked in
+both orders, right or wrong), first-position preference among valid answers, and standard errors
+(binomial for accuracies and rates; for ``avg`` the categories' errors combined in quadrature).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from harness_tasks.categories import CATEGORY_NAMES
+
+
+Record = Sequence
+"""``[pair_id, category, ground_truth, answer, match, overlong_pairs_skipped]`` as JSON-friendly list."""
+
+
+@dataclass(frozen=True)
+class JudgedRow:
+    pair_id: str
+    category: str
+    ground_truth: str
+    """Position of the chosen response in this row: ``"1"`` or ``"2"``."""
+    answer: str | None
+    match: str
+    """``"strict"``, ``"soft"`` or ``"none"`` (see :func:`harness_tasks.judgment.parse_choice`)."""
+    overlong_pairs_skipped: int = 0
+
+    def to_record(self) -> list:
+        return [
+            self.pair_id,
+            self.category,
+            self.ground_truth,
+            self.answer,
+            self.match,
+            self.overlong_pairs_skipped,
+        ]
+
+    @classmethod
+    def from_record(cls, record: Record) -> JudgedRow:
+        return cls(*record)
+
+    @property
+    def correct(self) -> bool:
+        return self.answer == self.ground_truth
+
+
+@dataclass(frozen=True)
+class JudgedPair:
+    pair_id: str
+    category: str
+    first: JudgedRow
+    """The row with the chosen response in position 1."""
+    second: JudgedRow
+    """The row with the chosen response in position 2."""
+
+    @property
+    def correct(self) -> bool:
+        return self.first.correct and self.second.correct
+
+    @property
+    def consistent(self) -> bool:
+        """Both answers valid and pointing at the same underlying response."""
+        return None not in (self.first.answer, self.second.answer) and self.first.answer != self.second.answer
+
+
+@dataclass(frozen=True)
+class PairedRows:
+    pairs: list[JudgedPair]
+    incomplete: int
+    """Rows whose partner order is absent from the run (e.g. cut off by ``--limit``); not scored."""
+
+
+def pair_rows(records: Iterable[Record]) -> PairedRows:
+    """Group rows into pairs by pair id; rows without their partner are counted, not scored."""
+    by_pair: dict[str, dict[str, JudgedRow]] = {}
+    for record in records:
+        row = JudgedRow.from_record(record)
+        orders = by_pair.setdefault(row.pair_id, {})
+        if row.ground_truth in orders:
+            raise ValueError(
+                f"pair {row.pair_id!r} has two rows with the chosen response in position {row.ground_truth}; "
+                "each pair needs exactly one row per position"
+            )
+        orders[row.ground_truth] = row
+    pairs, incomplete = [], 0
+    for pair_id, orders in by_pair.items():
+        if set(orders) != {"1", "2"}:
+            incomplete += len(orders)
+            continue
+        first, second = orders["1"], orders["2"]
+        if first.category != second.category:
+            raise ValueError(f"pair {pair_id!r} mixes categories {first.category!r} and {second.category!r}")
+        pairs.append(JudgedPair(pair_id, first.category, first, second))
+    return PairedRows(pairs, incomplete)
+
+
+def proportion_stderr(successes: int, total: int) -> float:
+    """Standard error of a proportion, as lm-eval's ``mean_stderr`` gives for 0/1 values."""
+    if total < 2:
+        return math.nan
+    p = successes / total
+    return math.sqrt(p * (1 - p) / (total - 1))
+
+
+def _proportion(successes: int, total: int) -> float:
+    return successes / total if total else math.nan
+
+
+def category_accuracies(pairs: list[JudgedPair]) -> dict[str, tuple[int, int]]:
+    """``{category: (correct pairs, pairs)}`` for the categories present, in the paper's order."""
+    counts = {name: [0, 0] for name in CATEGORY_NAMES}
+    for pair in pairs:
+        tally = counts.setdefault(pair.category, [0, 0])
+        tally[0] += pair.correct
+        tally[1] += 1
+    return {name: (c, n) for name, (c, n) in counts.items() if n}
+
+
+# --- aggregations over the records of one run (lm-eval passes the full list) -------------------
+
+Aggregation = Callable[[list[Record]], float]
+Counter = Callable[[list[Record]], tuple[int, int]]
+"""Records -> (successes, total) for a proportion metric."""
+
+
+def _pairs_where(predicate: Callable[[JudgedPair], bool], category: str | None = None) -> Counter:
+    def count(records: list[Record]) -> tuple[int, int]:
+        pairs = [p for p in pair_rows(records).pairs if category is None or p.category == category]
+        return sum(map(predicate, pairs)), len(pairs)
+
+    return count
+
+
+def _rows_where(predicate: Callable[[JudgedRow], bool], among: Callable[[JudgedRow], bool] = bool) -> Counter:
+    def count(records: list[Record]) -> tuple[int, int]:
+        rows = [row for row in map(JudgedRow.from_record, records) if among(row)]
+        return sum(map(predicate, rows)), len(rows)
+
+    return count
+
+
+def _value(counter: Counter) -> Aggregation:
+    return lambda records: _proportion(*counter(records))
+
+
+def _stderr(counter: Counter) -> Aggregation:
+    return lambda records: proportion_stderr(*counter(records))
+
+
+def avg(records: list[Record]) -> float:
+    per_category = category_accuracies(pair_rows(records).pairs)
+    if not per_category:
+        return math.nan
+    return sum(c / n for c, n in per_category.values()) / len(per_category)
+
+
+def avg_stderr(records: list[Record]) -> float:
+    """Category accuracies are independent samples, so their errors add in quadrature."""
+    per_category = category_accuracies(pair_rows(records).pairs)
+    if not per_category:
+        return math.nan
+    return math.sqrt(sum(proportion_stderr(c, n) ** 2 for c, n in per_category.values())) / len(per_category)
+
+
+def n_pairs(records: list[Record]) -> int:
+    return len(pair_rows(records).pairs)
+
+
+def incomplete_pairs(records: list[Record]) -> int:
+    return pair_rows(records).incomplete
+
+
+def skipped_overlong(records: list[Record]) -> int:
+    """Pairs the loader skipped because a prompt exceeded the token limit (carried on every row)."""
+    return max((JudgedRow.from_record(r).overlong_pairs_skipped for r in records), default=0)
+
+
+def _correct(pair: JudgedPair) -> bool:
+    return pair.correct
+
+
+PROPORTIONS: dict[str, tuple[Counter, bool]] = {
+    "w_avg": (_pairs_where(_correct), True),
+    **{f"acc_{name}": (_pairs_where(_correct, category=name), True) for name in CATEGORY_NAMES},
+    "row_acc": (_rows_where(lambda row: row.correct), True),
+    "strict_parse_rate": (_rows_where(lambda row: row.match == "strict"), True),
+    # outputs whose answer only the soft fallback pattern found
+    "soft_parse_rate": (_rows_where(lambda row: row.match == "soft"), False),
+    "invalid_rate": (_rows_where(lambda row: row.answer is None), False),
+    "position_consistency": (_pairs_where(lambda pair: pair.consistent), True),
+    # among valid answers; 0.5 for a judge without position bias
+    "first_position_rate": (
+        _rows_where(lambda row: row.answer == "1", among=lambda row: row.answer is not None),
+        False,
+    ),
+}
+"""Proportion metrics (name -> counter, higher_is_better); ``row_acc`` scores each order on its own."""
+
+
+def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
+    """Metric name -> (aggregation, higher_is_better), in reporting order.
+
+    Each ``<metric>_stderr`` comes right after its metric: lm-eval first stores ``"N/A"`` under
+    that key for a custom aggregation and then our value overwrites it, so lm-eval's own table
+    prints it in the stderr column.
+    """
+    table: dict[str, tuple[Aggregation, bool]] = {}
+    for name, (counter, higher) in PROPORTIONS.items():
+        table[name] = (_value(counter), higher)
+        table[f"{name}_stderr"] = (_stderr(counter), False)
+        if name == "w_avg":
+            table["avg"] = (avg, True)
+            table["avg_stderr"] = (avg_stderr, False)
+    table["n_pairs"] = (n_pairs, True)
+    table["incomplete_pairs"] = (incomplete_pairs, False)
+    table["skipped_overlong"] = (skipped_overlong, False)
+    return table
+
+
+METRICS = _metric_table()

@@ -1,0 +1,39 @@
+"""lm-eval hooks for the generative TRBench-BFCL tasks (referenced from the YAMLs as ``utils.*``).
+
+lm-eval loads this file by path, so everything real lives in the ``harness_tasks`` package and
+is imported absolutely; these are thin adapters.
+"""
+
+from harness_tasks.judgment import parse_choice
+from harness_tasks.pairwise_metrics import METRICS, JudgedRow
+from harness_tasks.trbench_dataset import load_trbench_bfcl
+
+
+def load_dataset(**kwargs):
+    return load_trbench_bfcl(**kwargs)
+
+
+def doc_to_text(doc: dict) -> str:
+    return doc["prompt"][0]["content"]
+
+
+def doc_to_target(doc: dict) -> str:
+    return doc["reward_model"]["ground_truth"]
+
+
+def process_results(doc: dict, results: list[str]) -> dict[str, list]:
+    """Every metric aggregates the same per-row record; pairing happens in the aggregations."""
+    parsed = parse_choice(results[0])
+    record = JudgedRow(
+        pair_id=doc["pair_id"],
+        category=doc["task_source"],
+        ground_truth=doc_to_target(doc),
+        answer=parsed.answer,
+        match=parsed.match,
+        overlong_pairs_skipped=doc["overlong_pairs_skipped"],
+    ).to_record()
+    return dict.fromkeys(METRICS, record)
+
+
+# One module-level aggregation per metric, for `aggregation: !function utils.agg_<metric>` in the YAML.
+globals().update({f"agg_{name}": aggregation for name, (aggregation, _) in METRICS.items()})
