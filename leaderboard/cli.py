@@ -1,0 +1,124 @@
+"""``toolrm-leaderboard``: lm-eval result files in; Markdown, LaTeX, HTML tables and charts out.
+
+Example::
+
+    toolrm-leaderboard results/ --models models.yaml --out leaderboard/ --with-paper
+
+Input problems (mixed task versions or data builds, missing metrics, duplicate runs) end the
+command with exit status 2 and one message naming the files; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from leaderboard.build import BuildOptions, build_tables
+from leaderboard.combine import DEDUPE_RULES
+from leaderboard.errors import LeaderboardInputError
+from leaderboard.metadata import load_model_catalog
+from leaderboard.plots import CHART_FORMATS, chart_svg_texts, write_charts
+from leaderboard.read import read_results
+from leaderboard.render_html import render_html
+from leaderboard.render_latex import render_latex_table
+from leaderboard.render_markdown import render_markdown
+from leaderboard.render_terminal import print_tables
+from leaderboard.table import Table
+
+
+FORMATS = ("md", "tex", "html", *CHART_FORMATS)
+DEFAULT_TITLE = "ToolRM harness leaderboard"
+PIPED_WIDTH = 200
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolrm-leaderboard",
+        description="Tables (Markdown, LaTeX, HTML) and charts from lm-eval results of the TRBench tasks.",
+    )
+    parser.add_argument(
+        "inputs", nargs="*", type=Path,
+        help="lm-eval results_*.json files, or folders searched for them (e.g. an --output_path)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--models", type=Path, help="model metadata YAML (display names, families, base models)"
+    )
+    parser.add_argument("--out", type=Path, help="folder to write the files to (without it: print only)")
+    parser.add_argument(
+        "--with-paper", action="store_true",
+        help="add the TRBench-BFCL numbers reported in the ToolRM paper, tagged [reported]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--formats", default=",".join(FORMATS),
+        help=f"comma-separated subset of {','.join(FORMATS)} (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dedupe", choices=DEDUPE_RULES, default="error",
+        help="several runs of one model and variant: 'error' (default) or keep the 'latest' run",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ascending", action="store_true", help="worst first within each family, as the paper lists rows"
+    )
+    parser.add_argument("--title", default=DEFAULT_TITLE, help="heading of the HTML page")
+    parser.add_argument("--quiet", action="store_true", help="do not print the tables")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        parser.error(f"--formats: unknown {', '.join(unknown)}; expected some of {', '.join(FORMATS)}")
+    if not args.inputs and not args.with_paper:
+        parser.error("give lm-eval result files or folders, or --with-paper")
+    # piped output (CI logs, files) gets a wide table instead of rich's 80-column default
+    console = Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+    errors = Console(stderr=True)
+    try:
+        catalog = load_model_catalog(args.models)
+        results, read_notes = read_results(args.inputs)
+        options = BuildOptions(with_paper=args.with_paper, dedupe=args.dedupe, descending=not args.ascending)
+        tables = build_tables(results, catalog, options)
+    except LeaderboardInputError as error:
+        errors.print(f"toolrm-leaderboard: error: {error}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    for note in read_notes:
+        errors.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    if not args.quiet:
+        print_tables(tables, console)
+    if args.out is not None:
+        for path in write_outputs(tables, args.out, formats, args.title):
+            console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def write_outputs(
+    tables: list[Table], out_dir: Path, formats: list[str], title: str = DEFAULT_TITLE
+) -> list[Path]:
+    """Write every requested format; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "md" in formats:
+        written.append(_write(out_dir / "leaderboard.md", render_markdown(tables)))
+    if "tex" in formats:
+        written += [_write(out_dir / f"{t.table_id}.tex", render_latex_table(t)) for t in tables]
+    if "html" in formats:
+        charts = {t.table_id: chart_svg_texts(t) for t in tables}
+        written.append(_write(out_dir / "leaderboard.html", render_html(tables, title, charts)))
+    for table in tables:
+        written += write_charts(table, out_dir, formats)
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Text shared by all renderers: how a value, a row label and the legend read.
+
+Each renderer adds only its own markup (``**``, ``\\textbf``, ``<strong>``) around these strings,
+so a number or tag reads the same in the Markdown, LaTeX, HTML and terminal tables.
+"""
+
+from __future__ import annotations
+
+from leaderboard.table import COUNT, DELTA, MARKER_LEGEND, MARKERS, Column, Row, Table
+
+
+DASH = "–"
+"""Shown for a value the run did not produce (a category it did not cover, no base for Δ)."""
+
+REPORTED_TAG = "[reported]"
+PARTIAL_TAG = "[partial]"
+SAMPLE_TAG = "[sample]"
+
+
+def format_value(column: Column, value: float | int | None) -> str:
+    if value is None:
+        return DASH
+    if column.kind == COUNT:
+        return f"{int(value):d}"
+    if column.kind == DELTA:
+        return f"{value:+.2f}"
+    return f"{value:.2f}"
+
+
+def row_tags(row: Row) -> list[str]:
+    """Tags after a row's name: where the numbers come from and whether the row is complete."""
+    tags = ((REPORTED_TAG, row.reported), (PARTIAL_TAG, row.partial), (SAMPLE_TAG, row.sampled))
+    return [tag for tag, present in tags if present]
+
+
+def legend_lines(table: Table) -> list[str]:
+    """What the marks, symbols and tags of this table mean (without the markup of the marks)."""
+    competitors = "measured rows only" if any(not r.reported for r in table.rows) else "all rows"
+    partial = (
+        "; Avg and W-Avg only rows covering every category"
+        if any(c.skips_partial_rows for c in table.columns)
+        else ""
+    )
+    lines = [f"Marks compare {competitors}{partial}"]
+    used = [variant for variant in MARKERS if any(r.variant == variant for r in table.rows)]
+    if used:
+        lines.append("; ".join(f"{MARKERS[v]} {MARKER_LEGEND[v]}" for v in used))
+    if any(r.reported for r in table.rows):
+        lines.append(
+            f"{REPORTED_TAG}: reported in the paper (ToolRM, arXiv 2510.26167, Figure 2), not measured by us"
+        )
+    if any(r.partial for r in table.rows):
+        lines.append(f"{PARTIAL_TAG}: the run covers only some columns (see notes)")
+    if any(r.sampled for r in table.rows):
+        lines.append(f"{SAMPLE_TAG}: run with --limit on a sample of the pairs; not ranked")
+    lines.append(f"{DASH}: not measured")
+    return lines

@@ -1,0 +1,267 @@
+"""Loading lm-eval result files and checking that each one holds what a table needs.
+
+lm-eval writes ``<output_path>/<model_name_sanitized>/results_<time>.json`` and, with
+``--log_samples``, ``samples_<task>_<time>.jsonl`` beside it. This module turns every task of ours
+in those files into a :class:`TaskResult` and refuses files that lack a metric, a version or a data
+build, naming the file, the task and the key, so that nothing downstream has to guess.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness_tasks.categories import CATEGORY_NAMES
+from leaderboard.errors import LeaderboardInputError
+from leaderboard.task_names import TRBENCH, TaskId, parse_task_name
+
+
+FILTER = "none"
+"""Our tasks have no lm-eval filters, so every metric is reported under ``"<metric>,none"``."""
+
+CURVE_METRIC_PREFIXES = {"trbench_bon": "acc_at_n_", "trbench_selfcorrect": "acc_at_round_"}
+"""Best-of-N reports ``acc_at_n_<N>``, self-correction ``acc_at_round_<R>`` (see README)."""
+
+_MODEL_NAME_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")  # lm-eval's own priority order
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task of one results file: the unit that fills (part of) a table row."""
+
+    file: Path
+    task: TaskId
+    model_name: str
+    version: str
+    data_build: str
+    date: float
+    """``date`` of the run (seconds since the epoch, as lm-eval writes it); orders duplicate runs."""
+    metrics: dict[str, float | None]
+    """Metric name -> value; ``None`` where the file has NaN (a category the run did not cover)."""
+    stderr: dict[str, float | None] = field(default_factory=dict)
+    n_rows: int | None = None
+    """lm-eval's ``n-samples.effective``: documents evaluated (two per pair for generative judges)."""
+    limit: float | None = None
+    samples_logged: int | None = None
+    """Lines in the matching ``samples_<task>_<time>.jsonl``, when it exists."""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file} (task {self.task.name}, model {self.model_name})"
+
+
+def find_result_files(inputs: list[str | Path]) -> list[Path]:
+    """Expand folders to the ``results_*.json`` files under them; files are taken as given."""
+    found: dict[Path, Path] = {}  # resolved -> as named: a file named twice is read once
+    for entry in map(Path, inputs):
+        if entry.is_dir():
+            files = sorted(entry.rglob("results_*.json"))
+            if not files:
+                raise LeaderboardInputError(f"{entry}: no lm-eval results_*.json files in this folder")
+        elif entry.is_file():
+            files = [entry]
+        else:
+            raise LeaderboardInputError(f"{entry}: no such file or folder")
+        for file in files:
+            found.setdefault(file.resolve(), file)
+    return list(found.values())
+
+
+def read_results(inputs: list[str | Path]) -> tuple[list[TaskResult], list[str]]:
+    """All task results of ours in the inputs, plus notes about what was skipped or looks off."""
+    results: list[TaskResult] = []
+    notes: list[str] = []
+    for path in find_result_files(inputs):
+        file_results, file_notes = read_results_file(path)
+        results.extend(file_results)
+        notes.extend(file_notes)
+    return results, notes
+
+
+def read_results_file(path: Path) -> tuple[list[TaskResult], list[str]]:
+    document = _load_json(path)
+    if not isinstance(document.get("results"), dict):
+        raise LeaderboardInputError(f"{path}: not an lm-eval results file (no 'results' mapping)")
+    model_name = _model_name(path, document)
+    date = _run_date(path, document)
+    limit = (document.get("config") or {}).get("limit")
+    results, notes = [], []
+    for name, reported in document["results"].items():
+        task = parse_task_name(name)
+        if task is None:
+            notes.append(f"{path}: task {name!r} is not a TRBench task; ignored")
+            continue
+        metrics, stderr = _metric_values(reported)
+        _check_metrics(path, task, metrics)
+        n_rows = ((document.get("n-samples") or {}).get(name) or {}).get("effective")
+        samples_logged = _count_logged_samples(path, name)
+        if samples_logged is not None and n_rows is not None and samples_logged != n_rows:
+            notes.append(
+                f"{path}: task {name}: the sample log has {samples_logged} lines but the results "
+                f"report {n_rows} evaluated documents; the log may belong to another run"
+            )
+        results.append(
+            TaskResult(
+                file=path,
+                task=task,
+                model_name=model_name,
+                version=_task_version(path, document, name),
+                data_build=_data_build(path, document, name),
+                date=date,
+                metrics=metrics,
+                stderr=stderr,
+                n_rows=n_rows,
+                limit=limit,
+                samples_logged=samples_logged,
+            )
+        )
+    if not results:
+        notes.append(f"{path}: holds no TRBench task; nothing from it is shown")
+    return results, notes
+
+
+def required_metrics(task: TaskId) -> tuple[str, ...]:
+    """What a task's results must report for its row to be drawn (categories may be absent)."""
+    if task.benchmark != TRBENCH:
+        return ()  # curve tasks: at least one point, checked in _check_metrics
+    if task.category is not None:
+        parse = ("invalid_rate",) if task.variant != "disc" else ()
+        return (f"acc_{task.category}", "n_pairs", *parse)
+    if task.variant == "disc":
+        return ("w_avg", "avg", "n_pairs")
+    return ("w_avg", "avg", "n_pairs", "invalid_rate")
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))  # lm-eval writes NaN; json reads it
+    except OSError as error:
+        raise LeaderboardInputError(f"cannot read {path}: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise LeaderboardInputError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(document, dict):
+        raise LeaderboardInputError(f"{path}: not an lm-eval results file (top level is not an object)")
+    return document
+
+
+def _metric_values(reported: dict) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Split ``"<metric>,none"`` keys into values and standard errors; NaN and "N/A" become None."""
+    metrics: dict[str, float | None] = {}
+    stderr: dict[str, float | None] = {}
+    for key, value in reported.items():
+        metric, _, filter_name = key.partition(",")
+        if filter_name != FILTER:
+            continue
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is not None and math.isnan(number):
+            number = None
+        if metric.endswith("_stderr"):
+            stderr[metric.removesuffix("_stderr")] = number
+        else:
+            metrics[metric] = number
+    return metrics, stderr
+
+
+def _check_metrics(path: Path, task: TaskId, metrics: dict[str, float | None]) -> None:
+    where = f"{path}: task {task.name}"
+    for metric in required_metrics(task):
+        if metric not in metrics:
+            raise LeaderboardInputError(
+                f"{where}: missing required metric {metric!r} (key '{metric},{FILTER}' in 'results')"
+            )
+    for metric in ("w_avg", "avg"):
+        if metric in required_metrics(task) and metrics[metric] is None:
+            raise LeaderboardInputError(f"{where}: metric {metric!r} is NaN (the run scored no pairs)")
+    if task.benchmark != TRBENCH:
+        prefix = CURVE_METRIC_PREFIXES[task.benchmark]
+        if not curve_points(task, metrics):
+            raise LeaderboardInputError(
+                f"{where}: missing required metrics: no '{prefix}<N>,{FILTER}' key in 'results'"
+            )
+    for metric, value in metrics.items():
+        if _is_fraction_metric(metric) and value is not None and not 0.0 <= value <= 1.0:
+            raise LeaderboardInputError(
+                f"{where}: metric {metric!r} is {value}; expected a fraction in [0, 1] (not a percentage)"
+            )
+    known = {f"acc_{name}" for name in CATEGORY_NAMES}
+    unknown = sorted(m for m in metrics if m.startswith("acc_") and m not in known)
+    if task.benchmark == TRBENCH and unknown:
+        raise LeaderboardInputError(
+            f"{where}: unknown category metric(s) {', '.join(unknown)}; "
+            f"expected acc_<category> for {', '.join(CATEGORY_NAMES)}"
+        )
+
+
+def curve_points(task: TaskId, metrics: dict[str, float | None]) -> dict[int, float | None]:
+    """``acc_at_n_4`` -> ``{4: value}``: the x values of a Best-of-N or self-correction curve."""
+    pattern = re.compile(rf"^{CURVE_METRIC_PREFIXES[task.benchmark]}(\d+)$")
+    points = {}
+    for metric, value in metrics.items():
+        found = pattern.match(metric)
+        if found:
+            points[int(found[1])] = value
+    return dict(sorted(points.items()))
+
+
+def _is_fraction_metric(metric: str) -> bool:
+    return metric in ("w_avg", "avg", "invalid_rate") or metric.startswith(("acc_", "acc_at_"))
+
+
+def _model_name(path: Path, document: dict) -> str:
+    if isinstance(document.get("model_name"), str) and document["model_name"]:
+        return document["model_name"]
+    config = document.get("config") or {}
+    model_args = config.get("model_args")
+    if isinstance(model_args, str):
+        model_args = dict(part.split("=", 1) for part in model_args.split(",") if "=" in part)
+    if isinstance(model_args, dict):
+        for key in _MODEL_NAME_KEYS:
+            if model_args.get(key):
+                return str(model_args[key])
+    raise LeaderboardInputError(
+        f"{path}: cannot tell which model this is: "
+        "no 'model_name', and no pretrained=/model= in config.model_args"
+    )
+
+
+def _run_date(path: Path, document: dict) -> float:
+    date = document.get("date")
+    if isinstance(date, int | float) and not isinstance(date, bool):
+        return float(date)
+    return path.stat().st_mtime  # only for hand-made files; lm-eval always writes `date`
+
+
+def _task_version(path: Path, document: dict, task: str) -> str:
+    version = (document.get("versions") or {}).get(task)
+    if version is None:
+        version = ((document.get("configs") or {}).get(task) or {}).get("metadata", {}).get("version")
+    if version is None:
+        raise LeaderboardInputError(
+            f"{path}: task {task}: no task version "
+            f"(expected versions.{task} or configs.{task}.metadata.version)"
+        )
+    return str(version)
+
+
+def _data_build(path: Path, document: dict, task: str) -> str:
+    metadata = ((document.get("configs") or {}).get(task) or {}).get("metadata") or {}
+    build = metadata.get("data_build")
+    if not isinstance(build, str) or not build:
+        raise LeaderboardInputError(
+            f"{path}: task {task}: no data build (expected configs.{task}.metadata.data_build, "
+            "e.g. 'embedded:sha256:<hex>' or 'hub:RioLee/TRBench-BFCL')"
+        )
+    return build
+
+
+def _count_logged_samples(results_file: Path, task: str) -> int | None:
+    """Lines of the sample log written by the same run (lm-eval gives both files the same time stamp)."""
+    time_stamp = results_file.stem[results_file.stem.rfind("_") + 1 :]
+    log = results_file.parent / f"samples_{task}_{time_stamp}.jsonl"
+    if not log.is_file():
+        return None
+    with log.open(encoding="utf-8") as lines:
+        return sum(1 for line in lines if line.strip())
