@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from harness_tasks.categories import CATEGORY_NAMES
 
@@ -119,7 +120,17 @@ def _proportion(successes: int, total: int) -> float:
     return successes / total if total else math.nan
 
 
-def category_accuracies(pairs: list[JudgedPair]) -> dict[str, tuple[int, int]]:
+class CategorisedOutcome(Protocol):
+    """Anything scored right or wrong within a category: a judged pair here, a scalar-RM pair elsewhere."""
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def correct(self) -> bool: ...
+
+
+def category_accuracies(pairs: Iterable[CategorisedOutcome]) -> dict[str, tuple[int, int]]:
     """``{category: (correct pairs, pairs)}`` for the categories present, in the paper's order."""
     counts = {name: [0, 0] for name in CATEGORY_NAMES}
     for pair in pairs:
@@ -160,19 +171,33 @@ def _stderr(counter: Counter) -> Aggregation:
     return lambda records: proportion_stderr(*counter(records))
 
 
-def avg(records: list[Record]) -> float:
-    per_category = category_accuracies(pair_rows(records).pairs)
+def proportion_with_stderr(
+    name: str, counter: Counter, higher_is_better: bool
+) -> dict[str, tuple[Aggregation, bool]]:
+    """A proportion metric and its ``<name>_stderr``, in that order (see :func:`_metric_table`)."""
+    return {name: (_value(counter), higher_is_better), f"{name}_stderr": (_stderr(counter), False)}
+
+
+def unweighted_category_mean(per_category: dict[str, tuple[int, int]]) -> float:
+    """The paper's ``Avg``: every category present weighs the same, whatever its size."""
     if not per_category:
         return math.nan
     return sum(c / n for c, n in per_category.values()) / len(per_category)
 
 
-def avg_stderr(records: list[Record]) -> float:
+def unweighted_category_mean_stderr(per_category: dict[str, tuple[int, int]]) -> float:
     """Category accuracies are independent samples, so their errors add in quadrature."""
-    per_category = category_accuracies(pair_rows(records).pairs)
     if not per_category:
         return math.nan
     return math.sqrt(sum(proportion_stderr(c, n) ** 2 for c, n in per_category.values())) / len(per_category)
+
+
+def avg(records: list[Record]) -> float:
+    return unweighted_category_mean(category_accuracies(pair_rows(records).pairs))
+
+
+def avg_stderr(records: list[Record]) -> float:
+    return unweighted_category_mean_stderr(category_accuracies(pair_rows(records).pairs))
 
 
 def n_pairs(records: list[Record]) -> int:
@@ -219,8 +244,7 @@ def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
     """
     table: dict[str, tuple[Aggregation, bool]] = {}
     for name, (counter, higher) in PROPORTIONS.items():
-        table[name] = (_value(counter), higher)
-        table[f"{name}_stderr"] = (_stderr(counter), False)
+        table |= proportion_with_stderr(name, counter, higher)
         if name == "w_avg":
             table["avg"] = (avg, True)
             table["avg_stderr"] = (avg_stderr, False)

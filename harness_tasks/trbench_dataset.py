@@ -33,6 +33,8 @@ EMBEDDED_PAIRS_FILE = TASKS_DIR / "trbench_bfcl" / "data" / "trbench_bfcl_pairs.
 HUB_DATASET = "RioLee/TRBench-BFCL"
 HUB_FILES = {"think": "trbench_test_think.parquet", "no_think": "trbench_test_no_think.parquet"}
 DEFAULT_MAX_PROMPT_TOKENS = 32768
+ORDERS = ("both", "original")
+"""``both``: each pair in both position orders (judges); ``original``: once, chosen first (scalar RMs)."""
 
 PAIR_FIELDS = (
     "uuid",
@@ -97,9 +99,12 @@ def _validate_pair(pair: Any, where: str) -> None:
 
 
 def expand_pair(
-    pair: dict[str, Any], variant: str, total_pairs: int
+    pair: dict[str, Any], variant: str, total_pairs: int, render_prompt: bool = True
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The pair's two release-schema rows: chosen in position 1 ("original"), then in position 2."""
+    """The pair's two release-schema rows: chosen in position 1 ("original"), then in position 2.
+
+    ``render_prompt=False`` leaves ``prompt`` empty, for scalar RMs that never read a judge prompt.
+    """
     rows = []
     for order, (first, second, ground_truth) in enumerate(
         [
@@ -117,7 +122,11 @@ def expand_pair(
         rows.append(
             {
                 **pair,
-                "prompt": pairwise_prompt_messages(pair["chat_history"], first, second, variant),
+                "prompt": (
+                    pairwise_prompt_messages(pair["chat_history"], first, second, variant)
+                    if render_prompt
+                    else None
+                ),
                 "ability": "tool",
                 "reward_model": {"ground_truth": ground_truth, "style": "rule"},
                 "extra_info": extra_info,
@@ -233,7 +242,7 @@ def _select_categories(task_categories: list[str] | None, categories: str | list
 
 
 def _iter_embedded_rows(
-    variant: str, data_build: str | None, pairs_file: str | None
+    variant: str, data_build: str | None, pairs_file: str | None, orders: str = "both"
 ) -> Iterator[dict[str, Any]]:
     path = Path(pairs_file) if pairs_file else EMBEDDED_PAIRS_FILE
     actual_build = embedded_data_build(path)
@@ -246,7 +255,8 @@ def _iter_embedded_rows(
         )
     pairs = read_pairs(path)
     for pair in pairs:
-        yield from expand_pair(pair, variant, len(pairs))
+        original, swapped = expand_pair(pair, variant, len(pairs), render_prompt=orders == "both")
+        yield from (original, swapped) if orders == "both" else (original,)
 
 
 def _iter_hub_rows(variant: str) -> Iterator[dict[str, Any]]:
@@ -265,6 +275,7 @@ def load_trbench_bfcl(
     pretrained: str | None = None,
     data_build: str | None = None,
     pairs_file: str | None = None,
+    orders: str = "both",
     **_ignored: Any,
 ) -> dict[str, datasets.Dataset]:
     """lm-eval ``custom_dataset`` hook.
@@ -275,18 +286,26 @@ def load_trbench_bfcl(
     ``tokenizer`` name the tokenizer for the overlong filter); everything else is ignored.
     ``pairs_file`` evaluates another embedded-format build (from ``toolrm-build-trbench``); its
     ``data_build`` must then be passed too, so results say which data they come from.
+    ``orders="original"`` keeps one row per pair (chosen first, no judge prompt rendered) and
+    skips the judge-prompt length filter, as the reference scalar-RM evaluation does.
     """
     variant = check_variant(prompt_variant)
+    if orders not in ORDERS:
+        raise ValueError(f"unknown orders {orders!r}; expected one of {', '.join(ORDERS)}")
     if source == "embedded":
-        rows = _iter_embedded_rows(variant, data_build, pairs_file)
+        rows = _iter_embedded_rows(variant, data_build, pairs_file, orders)
     elif source == "hub":
         rows = _iter_hub_rows(variant)
+        if orders == "original":
+            rows = (row for row in rows if row["reward_model"]["ground_truth"] == "1")
     else:
         raise ValueError(f"unknown TRBench-BFCL source {source!r}; expected 'embedded' or 'hub'")
     selected = _select_categories(task_categories, categories)
     kept = [row for row in rows if row["task_source"] in selected]
-    tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
-    kept, skipped = drop_overlong_pairs(kept, int(max_prompt_tokens), tokenizer_name)
+    skipped = 0
+    if orders == "both":
+        tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
+        kept, skipped = drop_overlong_pairs(kept, int(max_prompt_tokens), tokenizer_name)
     ordered = stratified_order(kept)
     for row in ordered:
         row["overlong_pairs_skipped"] = skipped

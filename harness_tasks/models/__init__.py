@@ -2,6 +2,11 @@
 
 ``lm_eval.models`` is imported first: lm-eval registers its built-in models (``hf``, ``vllm``, ...)
 only when its registry is empty, so registering ours first would hide them.
+
+- ``hf-rm`` (:mod:`.hf_reward_model`): scalar reward models through transformers, token-budget batching;
+- ``vllm-rm`` (:mod:`.vllm_reward_model`): the same through vLLM's pooling runner (vLLM imported lazily).
 """
 
 import lm_eval.models  # noqa: F401
+
+from harness_tasks.models import hf_reward_model, vllm_reward_model  # noqa: F401  (register the RM types)

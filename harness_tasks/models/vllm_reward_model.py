@@ -1,0 +1,157 @@
+"""``vllm-rm``: a sequence-classification reward model served by vLLM's pooling runner.
+
+    toolrm-eval --model vllm-rm --model_args pretrained=Skywork/Skywork-Reward-V2-Qwen3-4B,dtype=bfloat16 \
+        --tasks trbench_bfcl_disc
+
+vLLM schedules the conversations itself (continuous batching within its token budget, prefix
+caching of the history that chosen and rejected replies share), which is why it is the fastest
+backend when it is installed. Conversations are rendered and tokenized by us
+(:class:`~harness_tasks.models.rm_rendering.ConversationEncoder`) and handed over as token ids,
+so ``hf-rm`` and ``vllm-rm`` score identical inputs; vLLM's classifier activation is switched off
+(``use_activation=False``) so the score is the raw ``logits[0]``, as with transformers.
+
+Model args: ``pretrained``, ``tokenizer``, ``revision``, ``trust_remote_code``, ``dtype``,
+``max_model_len``, ``gpu_memory_utilization``, ``tensor_parallel_size``, ``seed``,
+``merge_system``, ``show_progress``; any other keyword goes to ``vllm.LLM`` unchanged. vLLM
+starts worker processes, so scripts that use it need an ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+
+from harness_tasks.models.rm_rendering import ConversationEncoder, parse_merge_system
+from harness_tasks.models.rm_requests import NOT_A_GENERATOR, describe_request, request_conversation
+from harness_tasks.models.rm_scoring import ScoringReport
+
+
+log = logging.getLogger(__name__)
+
+LM_EVAL_EXECUTION_ARGS = ("device", "batch_size", "max_batch_size")
+"""Added by lm-eval to every model's arguments; vLLM places and batches work itself."""
+
+
+def _as_bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+
+
+class VLLMScorer:
+    """Scores token-id conversations with ``LLM.encode(..., pooling_task="classify")``."""
+
+    def __init__(self, llm: Any, show_progress: bool = True) -> None:
+        from vllm.pooling_params import PoolingParams
+
+        self.llm = llm
+        self.show_progress = show_progress
+        self.pooling_params = PoolingParams(use_activation=False)
+        self.max_model_len = llm.llm_engine.model_config.max_model_len
+
+    def score(
+        self, token_ids: list[list[int]], wheres: list[str] | None = None, report: ScoringReport | None = None
+    ) -> list[float]:
+        from vllm.inputs import TokensPrompt
+
+        for index, ids in enumerate(token_ids):
+            if len(ids) > self.max_model_len:
+                where = wheres[index] if wheres else f"conversation {index}"
+                raise ValueError(
+                    f"{where}: {len(ids)} tokens exceed vLLM's max_model_len={self.max_model_len}; "
+                    "raise max_model_len (up to the model's context) or score with hf-rm"
+                )
+        started = time.perf_counter()
+        outputs = self.llm.encode(
+            [TokensPrompt(prompt_token_ids=list(ids)) for ids in token_ids],
+            pooling_params=self.pooling_params,
+            pooling_task="classify",
+            use_tqdm=self.show_progress,
+        )
+        scores = [float(output.outputs.data.reshape(-1)[0]) for output in outputs]
+        if report is not None:
+            report.conversations += len(token_ids)
+            report.tokens += sum(map(len, token_ids))
+            report.seconds += time.perf_counter() - started
+        return scores
+
+
+def start_pooling_llm(
+    pretrained: str,
+    tokenizer: str | None = None,
+    dtype: str = "auto",
+    **engine_args: Any,
+) -> Any:
+    """``vllm.LLM`` in pooling mode for a sequence-classification checkpoint."""
+    from vllm import LLM
+
+    return LLM(
+        model=pretrained, tokenizer=tokenizer or pretrained, runner="pooling", dtype=dtype, **engine_args
+    )
+
+
+@register_model("vllm-rm")
+class VLLMRewardModel(LM):
+    """Answers each ``loglikelihood`` request with ``(reward score of history + reply, False)``."""
+
+    def __init__(
+        self,
+        pretrained: str,
+        tokenizer: str | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.9,
+        seed: int = 0,
+        merge_system: Any = None,
+        show_progress: bool = True,
+        **engine_args: Any,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoTokenizer
+
+        for name in LM_EVAL_EXECUTION_ARGS:
+            value = engine_args.pop(name, None)
+            if value is not None and name != "batch_size":
+                log.info("vllm-rm: %s=%s is ignored; vLLM places and batches the work", name, value)
+        self.pretrained = str(pretrained)
+        trust = _as_bool(trust_remote_code)
+        self.llm = start_pooling_llm(
+            self.pretrained,
+            tokenizer,
+            dtype,
+            revision=revision,
+            trust_remote_code=trust,
+            gpu_memory_utilization=float(gpu_memory_utilization),
+            seed=int(seed),
+            **engine_args,
+        )
+        hf_tokenizer = AutoTokenizer.from_pretrained(
+            tokenizer or self.pretrained, revision=revision, trust_remote_code=trust
+        )
+        self.encoder = ConversationEncoder(hf_tokenizer, parse_merge_system(merge_system))
+        self.scorer = VLLMScorer(self.llm, _as_bool(show_progress))
+        self.report = ScoringReport()
+
+    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        conversations = [request_conversation(request) for request in requests]
+        wheres = [describe_request(request) for request in requests]
+        token_ids = self.encoder.encode(conversations, wheres)
+        return [(score, False) for score in self.scorer.score(token_ids, wheres, self.report)]
+
+    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
+        raise NotImplementedError(
+            NOT_A_GENERATOR.format(name="vllm-rm", what="score rolling log-likelihoods")
+        )
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        raise NotImplementedError(NOT_A_GENERATOR.format(name="vllm-rm", what="generate text"))
+
+    def get_model_info(self) -> dict[str, Any]:
+        return {
+            "model_type": "vllm-rm",
+            "rm_merge_system": self.encoder.merges_system,
+            "rm_scoring": self.report.as_dict(),
+        }

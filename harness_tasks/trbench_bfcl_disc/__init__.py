@@ -1,0 +1,1 @@
+"""TRBench-BFCL for scalar (discriminative) reward models: task YAMLs, hooks and metrics."""

@@ -1,0 +1,375 @@
+"""Scalar-RM scoring: token-budget batching, batch-size invariance, OOM fallback, rendering rules."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from tokenizers import processors
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+)
+
+from harness_tasks.models.conversation_format import (
+    CONVERSATION_FORMAT,
+    ConversationFormatError,
+    decode_conversation,
+    encode_conversation,
+)
+from harness_tasks.models.rm_rendering import (
+    ConversationEncoder,
+    merge_system_into_first_user,
+    parse_merge_system,
+)
+from harness_tasks.models.rm_scoring import (
+    BatchingConfig,
+    ScoringReport,
+    is_out_of_memory,
+    plan_batches,
+    score_conversations,
+    score_one_at_a_time,
+    score_token_ids,
+)
+from harness_tasks.models.rm_shared_prefix import group_by_shared_prefix
+from harness_tasks.trbench_dataset import load_trbench_bfcl, read_pairs
+from toolrm_train.tiny_models import train_tokenizer
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_classifier_dir):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir, dtype=torch.float32)
+    return model.eval(), AutoTokenizer.from_pretrained(tiny_classifier_dir)
+
+
+@pytest.fixture(scope="module")
+def benchmark_conversations() -> list[list[dict]]:
+    """History + chosen and history + rejected for 24 embedded pairs, all categories mixed."""
+    from harness_tasks.trbench_dataset import embedded_data_build
+
+    docs = load_trbench_bfcl(orders="original", data_build=embedded_data_build())["test"]
+    conversations = []
+    for doc in docs.select(range(24)):
+        for reply in (doc["chosen_response"], doc["reject_response"]):
+            conversations.append([*doc["chat_history"], {"role": "assistant", "content": reply}])
+    return conversations
+
+
+@pytest.fixture(scope="module")
+def token_ids(classifier, benchmark_conversations) -> list[list[int]]:
+    return ConversationEncoder(classifier[1]).encode(benchmark_conversations)
+
+
+@pytest.fixture(scope="module")
+def reference_scores(classifier, token_ids) -> list[float]:
+    return score_one_at_a_time(classifier[0], token_ids)
+
+
+# --- batch planning ------------------------------------------------------------------------------
+
+
+def test_batches_fit_the_budget_longest_first():
+    lengths = [5, 40, 12, 40, 7, 100, 3]
+    batches = plan_batches(lengths, max_batch_tokens=80)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert batches[0] == [5]  # 100 tokens: over the budget, alone
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 80
+    assert [lengths[batch[0]] for batch in batches] == sorted((lengths[b[0]] for b in batches), reverse=True)
+
+
+def test_batch_size_cap_is_respected():
+    batches = plan_batches([10] * 7, max_batch_tokens=10_000, max_batch_size=3)
+    assert [len(batch) for batch in batches] == [3, 3, 1]
+
+
+def test_budget_of_one_token_means_one_conversation_per_pass():
+    assert plan_batches([4, 9, 2], max_batch_tokens=1) == [[1], [0], [2]]
+
+
+# --- determinism ---------------------------------------------------------------------------------
+
+
+SHORTCUTS = {
+    "masked": {"share_prefix": False, "causal_padding": False},
+    "causal_padding": {"share_prefix": False, "causal_padding": True},
+    "shared_prefix": {"share_prefix": True, "causal_padding": False},
+    "both": {"share_prefix": True, "causal_padding": True},
+}
+
+
+@pytest.mark.parametrize("shortcuts", SHORTCUTS)
+@pytest.mark.parametrize(
+    ("max_batch_tokens", "max_batch_size"), [(1, None), (2048, None), (8192, 3), (32768, None)]
+)
+def test_scores_do_not_depend_on_batching(
+    classifier, token_ids, reference_scores, max_batch_tokens, max_batch_size, shortcuts
+):
+    report = ScoringReport()
+    config = BatchingConfig(max_batch_tokens, max_batch_size, show_progress=False, **SHORTCUTS[shortcuts])
+    scores = score_token_ids(classifier[0], token_ids, config, report)
+    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
+    assert report.conversations == len(token_ids)
+    assert report.self_check == ("not run" if shortcuts == "masked" else "passed")
+    if max_batch_tokens == 1 and shortcuts in ("masked", "causal_padding"):
+        assert report.forward_passes == len(token_ids)
+
+
+def test_one_big_batch_is_one_forward_pass(classifier, token_ids, reference_scores):
+    """Guard against a silent per-row loop: twelve conversations of mixed length, one padded pass."""
+    subset = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))[:12]
+    report = ScoringReport()
+    ids = [token_ids[i] for i in subset]
+    config = BatchingConfig(10**9, show_progress=False, share_prefix=False)
+    scores = score_token_ids(classifier[0], ids, config, report)
+    assert report.forward_passes == 1
+    assert report.computed_tokens == len(ids) * max(map(len, ids)) > report.tokens  # padding counted
+    assert scores == pytest.approx([reference_scores[i] for i in subset], abs=1e-5, rel=1e-5)
+
+
+def test_shared_histories_are_computed_once(classifier, token_ids, reference_scores):
+    """A pair's two conversations share their history: far fewer tokens reach the model."""
+    report = ScoringReport()
+    scores = score_token_ids(classifier[0], token_ids, BatchingConfig(16384, show_progress=False), report)
+    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
+    assert report.shared_prefix_conversations == len(token_ids)  # every conversation has its pair partner
+    assert report.computed_tokens < 0.75 * report.tokens
+
+
+def test_prefix_groups_share_what_they_have_in_common():
+    token_ids = [[1] * 40 + [2, 3], [1] * 40 + [2, 4, 5], [9] * 50, [1] * 40 + [7]]
+    groups = group_by_shared_prefix(token_ids)
+    assert sorted(sorted(g.members) for g in groups) == [[0, 1, 3], [2]]
+    shared = next(g for g in groups if len(g.members) == 3)
+    assert shared.prefix_len == 40
+
+
+def test_self_check_turns_shortcuts_off_for_a_bidirectional_encoder(classifier, token_ids):
+    """An encoder attends to padding when no mask hides it, so the shortcuts must not be used."""
+    tokenizer = classifier[1]
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=128, num_labels=1, pad_token_id=tokenizer.pad_token_id, max_position_embeddings=512,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    encoder = BertForSequenceClassification(config).eval()
+    short = [ids[:n] for ids, n in zip(token_ids[:6], (100, 180, 260, 340, 420, 500), strict=True)]
+    report = ScoringReport()
+    scores = score_token_ids(encoder, short, BatchingConfig(4096, show_progress=False), report)
+    assert report.self_check == "failed"
+    assert scores == pytest.approx(score_one_at_a_time(encoder, short), abs=1e-5, rel=1e-5)
+
+
+def test_scores_are_not_all_alike(reference_scores):
+    """Guard for the invariance test: a model giving one constant would pass it vacuously."""
+    assert max(reference_scores) - min(reference_scores) > 1e-3
+
+
+def test_reference_tokenization_is_used(classifier, benchmark_conversations, token_ids):
+    """Same ids as the reference script: apply_chat_template(tokenize=False), then tokenizer(text)."""
+    tokenizer = classifier[1]
+    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in benchmark_conversations[:4]]
+    assert [tokenizer(text)["input_ids"] for text in texts] == token_ids[:4]
+
+
+def test_score_conversations_renders_then_scores(classifier, benchmark_conversations, reference_scores):
+    scores = score_conversations(
+        *classifier, benchmark_conversations, max_batch_tokens=4096, share_prefix=False
+    )
+    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
+
+
+def test_model_without_pad_token_still_batches(tiny_classifier_dir, token_ids, reference_scores):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir, dtype=torch.float32)
+    model.config.pad_token_id = None  # transformers refuses batches > 1 without one
+    scores = score_token_ids(model, token_ids, BatchingConfig(16384, show_progress=False))
+    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
+    assert model.config.pad_token_id is None  # the temporary pad id is removed again
+
+
+# --- out of memory -------------------------------------------------------------------------------
+
+
+class MemoryLimitedModel(torch.nn.Module):
+    """Wraps a real classifier; a forward pass above ``max_tokens`` raises torch's real OOM error."""
+
+    def __init__(self, inner: torch.nn.Module, max_tokens: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.max_tokens = max_tokens
+        self.failed_shapes: list[tuple[int, int]] = []
+
+    @property
+    def config(self):
+        return self.inner.config
+
+    def forward(self, input_ids: torch.Tensor, **kwargs):
+        if input_ids.numel() > self.max_tokens:
+            self.failed_shapes.append(tuple(input_ids.shape))
+            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {input_ids.numel()} tokens")
+        return self.inner(input_ids=input_ids, **kwargs)
+
+
+def test_out_of_memory_halves_the_batch_and_reports_it(classifier, token_ids, reference_scores, caplog):
+    limit = 3 * max(map(len, token_ids))
+    model = MemoryLimitedModel(classifier[0], max_tokens=limit)
+    report = ScoringReport()
+    with caplog.at_level("WARNING"):
+        config = BatchingConfig(1_000_000, show_progress=False, share_prefix=False, self_check=False)
+        scores = score_token_ids(model, token_ids, config, report)
+    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
+    assert report.oom_fallbacks >= 1 and report.oom_fallbacks == len(model.failed_shapes)
+    assert model.failed_shapes[0][0] == len(token_ids)  # the first, planned batch held everything
+    assert report.max_batch_tokens <= 1_000_000 // 2
+    assert "out of memory on a batch of" in caplog.text
+
+
+def test_out_of_memory_on_shared_prefix_batches_falls_back_too(classifier, token_ids, reference_scores):
+    """Prefix batches are halved like whole ones; a group that fails alone is scored whole."""
+    model = MemoryLimitedModel(classifier[0], max_tokens=int(1.5 * max(map(len, token_ids))))
+    report = ScoringReport()
+    config = BatchingConfig(1_000_000, show_progress=False, self_check=False)
+    scores = score_token_ids(model, token_ids, config, report)
+    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
+    assert report.oom_fallbacks >= 1 and report.shared_prefix_conversations > 0
+
+
+def test_long_conversation_is_scored_alone_not_dropped(classifier):
+    """A 33k-token conversation among short ones: over the budget, so scored on its own and reported."""
+    model = classifier[0]
+    long_ids = [(7 + i * 13) % 3000 + 10 for i in range(33_000)]
+    short = [list(range(20, 220)), list(range(30, 130))]
+    report = ScoringReport()
+    scores = score_token_ids(
+        model, [short[0], long_ids, short[1]], BatchingConfig(32768, show_progress=False), report
+    )
+    assert report.over_budget == 1
+    assert scores == pytest.approx(score_one_at_a_time(model, [short[0], long_ids, short[1]]), abs=1e-4)
+    assert all(math.isfinite(score) for score in scores)
+
+
+def test_single_conversation_out_of_memory_names_it(classifier, token_ids):
+    model = MemoryLimitedModel(classifier[0], max_tokens=10)
+    config = BatchingConfig(1_000_000, show_progress=False, share_prefix=False, self_check=False)
+    with pytest.raises(
+        RuntimeError, match=r"out of memory scoring conversation \d+ \(\d+ tokens\) on its own"
+    ):
+        score_token_ids(model, token_ids[:3], config)
+
+
+def test_other_errors_are_not_mistaken_for_out_of_memory():
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
+    assert is_out_of_memory(
+        RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory")
+    )
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+# --- rendering: system merge, BOS ----------------------------------------------------------------
+
+NO_SYSTEM_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'system' %}{{ raise_exception('System role not supported') }}{%- endif %}"
+    "{{- '<start_of_turn>' + message.role + '\\n' + message.content + '<end_of_turn>\\n' }}"
+    "{%- endfor %}"
+)
+CONVERSATION = [
+    {"role": "system", "content": "# Tools\n<tools>get_weather</tools>"},
+    {"role": "user", "content": "Weather in Paris?"},
+    {"role": "assistant", "content": '<tool_call>\n{"name": "get_weather"}\n</tool_call>'},
+]
+
+
+@pytest.fixture(scope="module")
+def gemma_like_tokenizer():
+    """A tokenizer whose template raises on a system turn (as Gemma's does) and writes a BOS."""
+    tokenizer = train_tokenizer([m["content"] for m in CONVERSATION] * 20, vocab_size=400)
+    tokenizer.add_special_tokens({"bos_token": "<bos>"})
+    tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", special_tokens=[("<bos>", tokenizer.convert_tokens_to_ids("<bos>"))]
+    )
+    tokenizer.chat_template = NO_SYSTEM_TEMPLATE
+    return tokenizer
+
+
+def test_system_turn_is_merged_when_the_template_rejects_it(gemma_like_tokenizer):
+    encoder = ConversationEncoder(gemma_like_tokenizer)
+    text = encoder.render(CONVERSATION)
+    assert encoder.merges_system
+    assert text.startswith(
+        "<start_of_turn>user\n<system message start>\n# Tools\n<tools>get_weather</tools>\n"
+        "<system message end>\nWeather in Paris?<end_of_turn>\n"
+    )
+    assert "<start_of_turn>system" not in text
+
+
+def test_bos_appears_once(gemma_like_tokenizer):
+    """The template writes BOS and the tokenizer adds one: the reference strips the first, so one remains."""
+    [ids] = ConversationEncoder(gemma_like_tokenizer).encode([CONVERSATION])
+    bos = gemma_like_tokenizer.bos_token_id
+    assert ids[0] == bos and ids.count(bos) == 1
+
+
+def test_merge_can_be_forced_or_refused(classifier, gemma_like_tokenizer):
+    chatml = classifier[1]
+    assert "<|im_start|>system" in ConversationEncoder(chatml).render(CONVERSATION)
+    forced = ConversationEncoder(chatml, merge_system=True).render(CONVERSATION)
+    assert forced.startswith("<|im_start|>user\n<system message start>\n# Tools")
+    with pytest.raises(ValueError, match="chat template failed to render: System role not supported"):
+        ConversationEncoder(gemma_like_tokenizer, merge_system=False).render(CONVERSATION)
+    assert parse_merge_system("auto") is None and parse_merge_system("true") is True
+    assert parse_merge_system(False) is False
+
+
+def test_merge_needs_a_user_turn_after_the_system_turn():
+    with pytest.raises(
+        ConversationFormatError, match=r"messages\[1\] must have role 'user', found 'assistant'"
+    ):
+        merge_system_into_first_user([CONVERSATION[0], CONVERSATION[2]], "pair 7")
+    assert merge_system_into_first_user(CONVERSATION[1:]) == CONVERSATION[1:]
+
+
+# --- conversation contract -----------------------------------------------------------------------
+
+
+def test_conversation_round_trips_and_is_versioned():
+    text = encode_conversation(CONVERSATION, "pair 0")
+    assert json.loads(text)["format"] == CONVERSATION_FORMAT
+    assert decode_conversation(text, "pair 0") == CONVERSATION
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", r"doc 3 \(uuid 9\): context is not a toolrm-conversation/1 JSON object"),
+        (
+            '{"format": "toolrm-conversation/0", "messages": []}',
+            r"field 'format' must be 'toolrm-conversation/1'",
+        ),
+        (
+            json.dumps({"format": CONVERSATION_FORMAT, "messages": [{"role": "user"}]}),
+            r"doc 3 \(uuid 9\): messages\[0\]\.content must be a string, found nothing",
+        ),
+        (
+            json.dumps({"format": CONVERSATION_FORMAT, "messages": [{"role": "user", "content": 5}]}),
+            r"messages\[0\]\.content must be a string, found int",
+        ),
+    ],
+)
+def test_malformed_conversation_names_row_and_field(text, message):
+    with pytest.raises(ConversationFormatError, match=message):
+        decode_conversation(text, "task 'trbench_bfcl_disc', doc 3 (uuid 9)")
+
+
+def test_embedded_pairs_are_all_valid_conversations():
+    for pair in read_pairs():
+        encode_conversation(pair["chat_history"], f"uuid {pair['uuid']}")
