@@ -6,12 +6,10 @@ that validate against the tool's JSON schema; duplicated calls and turns whose t
 a failure are excluded. Each check returns a :class:`Problem` (reason, field, detail) or ``None``;
 the caller counts problems by reason, nothing is dropped without a count.
 
-Validation uses the ``jsonschema`` library when installed. BFCL's schema dialect (``dict``,
+Arguments are validated with the ``jsonschema`` library. BFCL's schema dialect (``dict``,
 ``float``, ``tuple``, ``any``) is mapped to JSON Schema first. Top-level argument objects are
 closed (an argument the schema does not define is an error unless the schema sets
 ``additionalProperties``), because a hallucinated argument is exactly what the check is for.
-Without ``jsonschema`` a documented minimal validator checks required keys, unknown keys and the
-top-level JSON types.
 """
 
 from __future__ import annotations
@@ -22,14 +20,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import jsonschema
+
 from harness_tasks.tool_calls import parse_tool_calls
 from toolrm_train.data.trajectory import Trajectory
-
-
-try:  # optional: jsonschema is not a declared dependency
-    import jsonschema
-except ImportError:  # pragma: no cover - exercised only where jsonschema is absent
-    jsonschema = None
 
 
 @dataclass(frozen=True)
@@ -76,42 +70,15 @@ def _closed(schema: dict[str, Any]) -> dict[str, Any]:
 @lru_cache(maxsize=4096)
 def _validator_for(schema_json: str):
     schema = json.loads(schema_json)
-    if jsonschema is None:
-        return schema
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     cls.check_schema(schema)
     return cls(schema)
-
-
-def _minimal_errors(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
-    """Fallback checks: required keys, unknown keys, top-level JSON types."""
-    properties = schema.get("properties") or {}
-    errors = [
-        f"{key!r} is a required property" for key in schema.get("required") or () if key not in arguments
-    ]
-    if schema.get("additionalProperties") is False:
-        errors += [f"unexpected argument {key!r}" for key in arguments if key not in properties]
-    checks = {
-        "string": lambda v: isinstance(v, str),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "boolean": lambda v: isinstance(v, bool),
-        "array": lambda v: isinstance(v, list),
-        "object": lambda v: isinstance(v, dict),
-    }
-    for key, value in arguments.items():
-        expected = (properties.get(key) or {}).get("type")
-        if expected in checks and not checks[expected](value):
-            errors.append(f"{key!r}: {value!r} is not of type {expected!r}")
-    return errors
 
 
 def argument_errors(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
     """Messages for every way ``arguments`` violate the (closed) ``parameters`` schema."""
     schema = _closed(to_json_schema(dict(parameters)))
     validator = _validator_for(json.dumps(schema, sort_keys=True))
-    if jsonschema is None:
-        return _minimal_errors(validator, arguments)
     return sorted(error.message for error in validator.iter_errors(dict(arguments)))
 
 
