@@ -111,7 +111,9 @@ def test_release_row_without_ground_truth_is_named():
 
 
 def test_every_prefix_samples_categories_in_proportion():
-    pairs = [make_pair(i, "live_multiple") for i in range(60)] + [make_pair(60 + i, "simple") for i in range(6)]
+    pairs = [make_pair(i, "live_multiple") for i in range(60)] + [
+        make_pair(60 + i, "simple") for i in range(6)
+    ]
     rows = [row for pair in pairs for row in td.expand_pair(pair, "think", len(pairs))]
     ordered = td.stratified_order(rows)
     first_22_pairs = {row["pair_id"]: row["task_source"] for row in ordered[:44]}
@@ -122,6 +124,8 @@ def test_overlong_pairs_are_skipped_whole_and_counted(tiny_causal_lm_dir):
     pairs = [make_pair(0), make_pair(1)]
     pairs[1]["chat_history"][1]["content"] = "word " * 3000
     rows = [row for pair in pairs for row in td.expand_pair(pair, "think", 2)]
-    kept, skipped = td.drop_overlong_pairs(rows, max_prompt_tokens=1500, tokenizer_name=str(tiny_causal_lm_dir))
+    kept, skipped = td.drop_overlong_pairs(
+        rows, max_prompt_tokens=1500, tokenizer_name=str(tiny_causal_lm_dir)
+    )
     assert skipped == 1
     assert [row["pair_id"] for row in kept] == ["0", "0"]

@@ -96,13 +96,17 @@ def test_category_task_reads_one_category(task_manager):
 
 
 def test_category_subset_from_metadata():
-    manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata={"categories": "LP,LPM"})
+    manager = TaskManager(
+        include_path=str(TASKS_DIR), include_defaults=False, metadata={"categories": "LP,LPM"}
+    )
     metrics = evaluate(manager, "correct")
     assert metrics["n_pairs"] == 34 + 60
 
 
 def test_generated_task_files_are_up_to_date():
-    stale = [str(path) for path, text in _generate_configs.rendered_files().items() if path.read_text() != text]
+    stale = [
+        str(path) for path, text in _generate_configs.rendered_files().items() if path.read_text() != text
+    ]
     assert not stale, f"run `python -m harness_tasks.trbench_bfcl._generate_configs`; stale: {stale}"
 
 
@@ -114,7 +118,9 @@ def test_shipped_pairs_match_the_release_counts():
     assert counts == {c.name: c.release_pairs for c in CATEGORIES}
 
 
-def run_cli(args: list[str], entry: list[str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], entry: list[str] | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     command = [*(entry or [sys.executable, "-m", "harness_tasks.cli"]), *args]
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -163,7 +169,9 @@ def test_hf_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
     assert_every_metric_reported(results, "trbench_bfcl_no_think")
     assert results["results"]["trbench_bfcl_no_think"]["n_pairs,none"] == 12
     prompt = samples[0]["arguments"]["gen_args_0"]["arg_0"]
-    assert prompt.startswith("<|im_start|>user\n\n<task>\nYou are an expert evaluator of AI assistant performance.")
+    assert prompt.startswith(
+        "<|im_start|>user\n\n<task>\nYou are an expert evaluator of AI assistant performance."
+    )
     # Qwen3 thinking switch: the chat template pre-fills an empty think block
     assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness_tasks.categories import BY_NAME, CATEGORY_NAMES, resolve_category
+from harness_tasks.progress import progress_bars
 from harness_tasks.trbench_build.bfcl_source import (
     BfclNotInstalledError,
     installed_bfcl_version,
@@ -101,19 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bars(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
 def _run(config: BuildConfig, out_dir: Path, console: Console) -> BuildResult:
-    with _progress_bars(console) as progress:
+    with progress_bars(console) as progress:
         tasks = {name: progress.add_task(name, total=config.pairs_for(name)) for name in config.selected()}
 
         def report(category: str, done: int, total: int) -> None:

@@ -228,6 +228,14 @@ def _split_system(turns: list[Message]) -> tuple[str | None, list[Message]]:
     return ("\n\n".join(systems) if systems else None), rest
 
 
+def _system_tools_turns(
+    turns: list[Message], tools: list[dict[str, Any]]
+) -> tuple[str | None, list[dict[str, Any]], list[Message]]:
+    system, rest = _split_system(turns)
+    system, tools = _system_and_tools(system, tools)
+    return system, tools, rest
+
+
 def _system_and_tools(
     system: str | None, tools: list[dict[str, Any]]
 ) -> tuple[str | None, list[dict[str, Any]]]:
@@ -262,9 +270,7 @@ def _from_openai(row: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]],
         elif role == "tool":
             content = _tool_result(content)
         turns.append({"role": role, "content": content})
-    system, turns = _split_system(turns)
-    system, tools = _system_and_tools(system, tools)
-    return system, tools, turns
+    return _system_tools_turns(turns, tools)
 
 
 def _from_sharegpt(row: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]], list[Message]]:
@@ -293,9 +299,7 @@ def _from_sharegpt(row: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]
         elif role == "tool":
             content = _tool_result(content)
         turns.append({"role": role, "content": content})
-    system, turns = _split_system(turns)
-    system, tools = _system_and_tools(system, tools)
-    return system, tools, turns
+    return _system_tools_turns(turns, tools)
 
 
 # ---------------------------------------------------------------- BFCL

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS, check_variant
+from harness_tasks.progress import progress_bars
 from harness_tasks.tool_call_score import score_tool_calls
 from toolrm_train.data.balanced_sampling import Buckets, balanced_sample
 from toolrm_train.data.bfcl_source import BFCL_INPUT, read_bfcl
@@ -184,17 +185,6 @@ class BuildResult:
     stats: dict[str, Any]
     pairs: dict[str, list[Pair]]
     """Exported pairs by split."""
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 # ---------------------------------------------------------------- read, normalise, segment
@@ -388,7 +378,7 @@ def run_pipeline(
         config.samplers, seed=config.seed, policy_options=config.policy_options(), operators=operators
     )
 
-    with _progress(console) as progress:
+    with progress_bars(console) as progress:
         trajectories = load_trajectories(config.inputs, log, progress)
         all_segments = make_segments(trajectories, config, log)
         segments = limit_contexts(all_segments, config.max_contexts, config.seed)
