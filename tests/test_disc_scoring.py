@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
+from lm_eval.api.instance import Instance
 from tokenizers import processors
 from transformers import (
     AutoModelForSequenceClassification,
@@ -21,17 +26,18 @@ from harness_tasks.models.conversation_format import (
     decode_conversation,
     encode_conversation,
 )
+from harness_tasks.models.hf_reward_model import HFRewardModel
 from harness_tasks.models.rm_rendering import (
     ConversationEncoder,
     merge_system_into_first_user,
     parse_merge_system,
 )
+from harness_tasks.models.rm_requests import request_conversation
 from harness_tasks.models.rm_scoring import (
     BatchingConfig,
     ScoringReport,
     is_out_of_memory,
     plan_batches,
-    score_conversations,
     score_one_at_a_time,
     score_token_ids,
 )
@@ -105,10 +111,18 @@ SHORTCUTS = {
 }
 
 
-@pytest.mark.parametrize("shortcuts", SHORTCUTS)
-@pytest.mark.parametrize(
-    ("max_batch_tokens", "max_batch_size"), [(1, None), (2048, None), (8192, 3), (32768, None)]
-)
+BATCHINGS = [  # (max_batch_tokens, max_batch_size, shortcuts)
+    # a one-token budget is the reference's one conversation per pass, whatever the shortcuts
+    (1, None, "both"),
+    *(
+        (budget, cap, shortcuts)
+        for budget, cap in [(2048, None), (8192, 3), (32768, None)]
+        for shortcuts in SHORTCUTS
+    ),
+]
+
+
+@pytest.mark.parametrize(("max_batch_tokens", "max_batch_size", "shortcuts"), BATCHINGS)
 def test_scores_do_not_depend_on_batching(
     classifier, token_ids, reference_scores, max_batch_tokens, max_batch_size, shortcuts
 ):
@@ -118,8 +132,10 @@ def test_scores_do_not_depend_on_batching(
     assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
     assert report.conversations == len(token_ids)
     assert report.self_check == ("not run" if shortcuts == "masked" else "passed")
-    if max_batch_tokens == 1 and shortcuts in ("masked", "causal_padding"):
+    if max_batch_tokens == 1:
         assert report.forward_passes == len(token_ids)
+    else:
+        assert report.forward_passes < len(token_ids)
 
 
 def test_one_big_batch_is_one_forward_pass(classifier, token_ids, reference_scores):
@@ -179,13 +195,6 @@ def test_reference_tokenization_is_used(classifier, benchmark_conversations, tok
     assert [tokenizer(text)["input_ids"] for text in texts] == token_ids[:4]
 
 
-def test_score_conversations_renders_then_scores(classifier, benchmark_conversations, reference_scores):
-    scores = score_conversations(
-        *classifier, benchmark_conversations, max_batch_tokens=4096, share_prefix=False
-    )
-    assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
-
-
 def test_model_without_pad_token_still_batches(tiny_classifier_dir, token_ids, reference_scores):
     model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir, dtype=torch.float32)
     model.config.pad_token_id = None  # transformers refuses batches > 1 without one
@@ -194,74 +203,126 @@ def test_model_without_pad_token_still_batches(tiny_classifier_dir, token_ids, r
     assert model.config.pad_token_id is None  # the temporary pad id is removed again
 
 
-# --- out of memory -------------------------------------------------------------------------------
+# --- out of memory and over-long conversations ----------------------------------------------------
+
+MiB = 2**20
+needs_rlimit = pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="caps the address space (Linux RLIMIT_AS, /proc)"
+)
 
 
-class MemoryLimitedModel(torch.nn.Module):
-    """Wraps a real classifier; a forward pass above ``max_tokens`` raises torch's real OOM error."""
-
-    def __init__(self, inner: torch.nn.Module, max_tokens: int) -> None:
-        super().__init__()
-        self.inner = inner
-        self.max_tokens = max_tokens
-        self.failed_shapes: list[tuple[int, int]] = []
-
-    @property
-    def config(self):
-        return self.inner.config
-
-    def forward(self, input_ids: torch.Tensor, **kwargs):
-        if input_ids.numel() > self.max_tokens:
-            self.failed_shapes.append(tuple(input_ids.shape))
-            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {input_ids.numel()} tokens")
-        return self.inner(input_ids=input_ids, **kwargs)
+def _address_space_in_use() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("/proc/self/status has no VmSize line")
 
 
+@contextmanager
+def memory_headroom(extra_bytes: int) -> Iterator[None]:
+    """Real out-of-memory errors: cap this process's address space ``extra_bytes`` above its size now.
+
+    Larger allocations then fail inside torch's CPU allocator as they do on a full machine (no
+    wrapper, no fake error); the cap is lifted on exit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = _address_space_in_use() + extra_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@needs_rlimit
 def test_out_of_memory_halves_the_batch_and_reports_it(classifier, token_ids, reference_scores, caplog):
-    limit = 3 * max(map(len, token_ids))
-    model = MemoryLimitedModel(classifier[0], max_tokens=limit)
+    """All 48 conversations planned as one batch (~318k padded tokens, > 1 GB) with 200 MB to spare."""
     report = ScoringReport()
-    with caplog.at_level("WARNING"):
-        config = BatchingConfig(1_000_000, show_progress=False, share_prefix=False, self_check=False)
-        scores = score_token_ids(model, token_ids, config, report)
+    config = BatchingConfig(1_000_000, show_progress=False, share_prefix=False, self_check=False)
+    with caplog.at_level("WARNING"), memory_headroom(200 * MiB):
+        scores = score_token_ids(classifier[0], token_ids, config, report)
     assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
-    assert report.oom_fallbacks >= 1 and report.oom_fallbacks == len(model.failed_shapes)
-    assert model.failed_shapes[0][0] == len(token_ids)  # the first, planned batch held everything
-    assert report.max_batch_tokens <= 1_000_000 // 2
-    assert "out of memory on a batch of" in caplog.text
+    whole = len(token_ids) * max(map(len, token_ids))
+    assert f"out of memory on a batch of {whole} padded tokens ({len(token_ids)} items)" in caplog.text
+    assert report.oom_fallbacks >= 1
+    assert report.max_batch_tokens <= whole // 2  # later batches are planned within what fitted
+    assert report.forward_passes > 1
 
 
+@needs_rlimit
 def test_out_of_memory_on_shared_prefix_batches_falls_back_too(classifier, token_ids, reference_scores):
-    """Prefix batches are halved like whole ones; a group that fails alone is scored whole."""
-    model = MemoryLimitedModel(classifier[0], max_tokens=int(1.5 * max(map(len, token_ids))))
+    """Prefix batches are halved like whole ones."""
     report = ScoringReport()
     config = BatchingConfig(1_000_000, show_progress=False, self_check=False)
-    scores = score_token_ids(model, token_ids, config, report)
+    with memory_headroom(200 * MiB):
+        scores = score_token_ids(classifier[0], token_ids, config, report)
     assert scores == pytest.approx(reference_scores, abs=1e-5, rel=1e-5)
     assert report.oom_fallbacks >= 1 and report.shared_prefix_conversations > 0
 
 
-def test_long_conversation_is_scored_alone_not_dropped(classifier):
-    """A 33k-token conversation among short ones: over the budget, so scored on its own and reported."""
-    model = classifier[0]
+@needs_rlimit
+def test_single_conversation_out_of_memory_names_it(classifier):
+    """A 33k-token conversation needs well over 100 MB here; with 16 MB to spare it cannot be scored."""
     long_ids = [(7 + i * 13) % 3000 + 10 for i in range(33_000)]
-    short = [list(range(20, 220)), list(range(30, 130))]
-    report = ScoringReport()
-    scores = score_token_ids(
-        model, [short[0], long_ids, short[1]], BatchingConfig(32768, show_progress=False), report
-    )
-    assert report.over_budget == 1
-    assert scores == pytest.approx(score_one_at_a_time(model, [short[0], long_ids, short[1]]), abs=1e-4)
-    assert all(math.isfinite(score) for score in scores)
-
-
-def test_single_conversation_out_of_memory_names_it(classifier, token_ids):
-    model = MemoryLimitedModel(classifier[0], max_tokens=10)
     config = BatchingConfig(1_000_000, show_progress=False, share_prefix=False, self_check=False)
-    with pytest.raises(
-        RuntimeError, match=r"out of memory scoring conversation \d+ \(\d+ tokens\) on its own"
+    with (
+        pytest.raises(
+            RuntimeError, match=r"out of memory scoring conversation 1 \(33000 tokens\) on its own"
+        ),
+        memory_headroom(16 * MiB),
     ):
-        score_token_ids(model, token_ids[:3], config)
+        score_token_ids(classifier[0], [list(range(20, 220)), long_ids], config)
+
+
+def long_history(history: list[dict], encoder: ConversationEncoder, min_tokens: int) -> list[dict]:
+    """The history with its turns after the system turn repeated until it renders to ``min_tokens``."""
+    repeats = 1
+    while len(encoder.encode([history[:1] + history[1:] * repeats])[0]) < min_tokens:
+        repeats += 1
+    return history[:1] + history[1:] * repeats
+
+
+def test_32k_token_conversation_is_scored_alone_and_reported(tiny_classifier_dir, caplog):
+    """A pair whose history renders to over 32k tokens, among ordinary pairs, through ``hf-rm``.
+
+    With an 8k-token budget the two long conversations cannot share a batch; they are scored one
+    per pass (not dropped, not truncated), the rest in batches, and the run reports both.
+    """
+    rm = HFRewardModel(
+        pretrained=str(tiny_classifier_dir), dtype="float32", device="cpu", show_progress=False,
+        max_batch_tokens=8192,
+    )  # fmt: skip
+    pairs = read_pairs()
+    longest = max(
+        (p for p in pairs if p["task_source"] == "multi_turn_base"), key=lambda p: len(p["chat_history"])
+    )
+    docs = [
+        {**longest, "chat_history": long_history(longest["chat_history"], rm.encoder, 32_768)},
+        *pairs[:2],
+    ]
+    requests = [
+        Instance(
+            "loglikelihood",
+            doc,
+            (encode_conversation(doc["chat_history"], "test"), reply),
+            choice,
+            ("trbench_bfcl_disc", doc_id, 1),
+        )
+        for doc_id, doc in enumerate(docs)
+        for choice, reply in enumerate((doc["chosen_response"], doc["reject_response"]))
+    ]
+    with caplog.at_level("INFO", logger="harness_tasks.models.rm_scoring"):
+        results = rm.loglikelihood(requests)
+
+    long_ids = rm.encoder.encode([request_conversation(request) for request in requests[:2]])
+    assert min(map(len, long_ids)) > 32_768
+    scores = [score for score, _ in results]
+    assert all(math.isfinite(score) for score in scores)
+    assert scores[:2] == pytest.approx(score_one_at_a_time(rm.model, long_ids), abs=1e-4)
+    scoring = rm.get_model_info()["rm_scoring"]
+    assert scoring["conversations"] == 6 and scoring["over_budget"] == 2
+    assert scoring["forward_passes"] >= 3 and scoring["oom_fallbacks"] == 0
+    assert "2 conversations over the 8192-token budget scored alone" in caplog.text
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory():

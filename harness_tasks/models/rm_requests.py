@@ -1,17 +1,21 @@
-"""What the RM model types share: reading lm-eval requests as conversations to score.
+"""What the RM model types share: lm-eval requests read as conversations to score.
 
 A scalar reward model answers a ``multiple_choice`` task: each ``loglikelihood`` request is
 ``(context, continuation)`` where the context is the conversation as JSON
 (:mod:`harness_tasks.models.conversation_format`) and the continuation a candidate reply. The
 answer is ``(score, False)``: lm-eval then ranks the choices by score, and a task's own
-``process_results`` sees the raw scores.
+``process_results`` sees the raw scores. :class:`RewardModelLM` does this for both model types;
+they only say how token ids are scored.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lm_eval.api.model import LM
+
 from harness_tasks.models.conversation_format import Message, decode_conversation, with_final_reply
+from harness_tasks.models.rm_rendering import ConversationEncoder
 
 
 NOT_A_GENERATOR = (
@@ -19,6 +23,15 @@ NOT_A_GENERATOR = (
     "of multiple-choice tasks whose context is a conversation as JSON (e.g. trbench_bfcl_disc); "
     "it cannot {what}"
 )
+NO_CHAT_TEMPLATE_OPTION = (
+    "{name} renders every conversation with the model's own chat template; run it without "
+    "--apply_chat_template (the task must hand over the conversation as JSON, untouched)"
+)
+
+
+def parse_flag(value: Any) -> bool:
+    """A boolean model argument: lm-eval passes ``true`` as True, a Python caller may pass ``"1"``."""
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
 
 
 def describe_request(request: Any) -> str:
@@ -36,3 +49,41 @@ def request_conversation(request: Any) -> list[Message]:
     if not isinstance(continuation, str):
         raise TypeError(f"{where}: the candidate reply must be a string, found {type(continuation).__name__}")
     return with_final_reply(decode_conversation(context, where), continuation)
+
+
+class RewardModelLM(LM):
+    """An lm-eval model type that answers ``loglikelihood`` requests with reward scores.
+
+    Subclasses set ``name`` and ``encoder`` and implement :meth:`score`.
+    """
+
+    name: str
+    encoder: ConversationEncoder
+
+    def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
+        """One score per tokenized conversation, in input order (``wheres`` name them in errors)."""
+        raise NotImplementedError
+
+    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        conversations = [request_conversation(request) for request in requests]
+        wheres = [describe_request(request) for request in requests]
+        token_ids = self.encoder.encode(conversations, wheres)
+        return [(score, False) for score in self.score(token_ids, wheres)]
+
+    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
+        raise NotImplementedError(
+            NOT_A_GENERATOR.format(name=self.name, what="score rolling log-likelihoods")
+        )
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        raise NotImplementedError(NOT_A_GENERATOR.format(name=self.name, what="generate text"))
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        """lm-eval asks for this only under ``--apply_chat_template``, which would break the JSON context."""
+        if chat_template:
+            raise ValueError(NO_CHAT_TEMPLATE_OPTION.format(name=self.name))
+        return None
+
+    @property
+    def tokenizer_name(self) -> str:
+        raise ValueError(NO_CHAT_TEMPLATE_OPTION.format(name=self.name))

@@ -33,11 +33,10 @@ from typing import Any
 
 import torch
 
-from harness_tasks.models.conversation_format import Message
-from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_shared_prefix import (
     PrefixGroup,
     group_by_shared_prefix,
+    right_padded,
     score_shared_prefix_batch,
     shared_prefix_cost,
     unsupported_reason,
@@ -166,16 +165,6 @@ def _padding_token(model: torch.nn.Module, token_ids: Sequence[Sequence[int]]) -
         config.pad_token_id = None
 
 
-def _right_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(ids) for ids in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, ids in enumerate(rows):
-        input_ids[row, : len(ids)] = torch.tensor(list(ids), dtype=torch.long)
-        attention_mask[row, : len(ids)] = 1
-    return input_ids, attention_mask
-
-
 def _forward_scores(
     model: torch.nn.Module,
     rows: Sequence[Sequence[int]],
@@ -183,7 +172,7 @@ def _forward_scores(
     device: torch.device,
     causal_padding: bool,
 ) -> list[float]:
-    input_ids, attention_mask = _right_padded(rows, pad_id)
+    input_ids, attention_mask = right_padded(rows, pad_id)
     mask = None if causal_padding else attention_mask.to(device)
     output = model(input_ids=input_ids.to(device), attention_mask=mask, use_cache=False)
     return output.logits[:, 0].float().cpu().tolist()
@@ -515,22 +504,3 @@ def score_one_at_a_time(model: torch.nn.Module, token_ids: Sequence[Sequence[int
             output = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids))
             scores.append(output.logits[0][0].float().item())
     return scores
-
-
-def score_conversations(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    conversations: Sequence[list[Message]],
-    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
-    *,
-    merge_system: bool | None = None,
-    report: ScoringReport | None = None,
-    **batching: Any,
-) -> list[float]:
-    """Render with the tokenizer's chat template, then :func:`score_token_ids`; scores in input order.
-
-    ``batching`` takes the other :class:`BatchingConfig` fields (``max_batch_size``, ``share_prefix``...).
-    """
-    token_ids = ConversationEncoder(tokenizer, merge_system).encode(conversations)
-    config = BatchingConfig(max_batch_tokens, **{"show_progress": False, **batching})
-    return score_token_ids(model, token_ids, config, report)

@@ -87,6 +87,17 @@ def shared_prefix_cost(groups: Sequence[PrefixGroup], token_ids: Sequence[Sequen
     return len(rows) * (max(p for p, _ in rows) + max(s for _, s in rows))
 
 
+def right_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows padded on the right to one width, and their attention mask (also used for whole batches)."""
+    width = max(len(ids) for ids in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, ids in enumerate(rows):
+        input_ids[row, : len(ids)] = torch.tensor(list(ids), dtype=torch.long)
+        attention_mask[row, : len(ids)] = 1
+    return input_ids, attention_mask
+
+
 def score_shared_prefix_batch(
     model: torch.nn.Module,
     groups: Sequence[PrefixGroup],
@@ -100,10 +111,8 @@ def score_shared_prefix_batch(
     ``causal_padding`` drops the padding mask of the prefix pass (pads follow the real tokens);
     the suffix pass always needs its mask, which hides the padded prefix positions in the middle.
     """
-    from harness_tasks.models.rm_scoring import _right_padded
-
     prefixes = [token_ids[group.members[0]][: group.prefix_len] for group in groups]
-    prefix_ids, prefix_mask = _right_padded(prefixes, pad_id)
+    prefix_ids, prefix_mask = right_padded(prefixes, pad_id)
     prefix_output = model(
         input_ids=prefix_ids.to(device),
         attention_mask=None if causal_padding else prefix_mask.to(device),
@@ -116,7 +125,7 @@ def score_shared_prefix_batch(
     members = [m for group in groups for m in group.members]
     cache.reorder_cache(torch.tensor(owner, dtype=torch.long, device=device))
     suffixes = [token_ids[m][groups[g].prefix_len :] for g, m in zip(owner, members, strict=True)]
-    suffix_ids, suffix_mask = _right_padded(suffixes, pad_id)
+    suffix_ids, suffix_mask = right_padded(suffixes, pad_id)
     prefix_lengths = torch.tensor([groups[g].prefix_len for g in owner], dtype=torch.long)
     position_ids = prefix_lengths[:, None] + torch.arange(suffix_ids.shape[1], dtype=torch.long)[None, :]
     attention_mask = torch.cat([prefix_mask[owner], suffix_mask], dim=1)

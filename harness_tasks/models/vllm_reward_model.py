@@ -18,15 +18,15 @@ starts worker processes, so scripts that use it need an ``if __name__ == "__main
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 from typing import Any
 
-from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from harness_tasks.models.rm_rendering import ConversationEncoder, parse_merge_system
-from harness_tasks.models.rm_requests import NOT_A_GENERATOR, describe_request, request_conversation
+from harness_tasks.models.rm_requests import RewardModelLM, parse_flag
 from harness_tasks.models.rm_scoring import ScoringReport
 
 
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 LM_EVAL_EXECUTION_ARGS = ("device", "batch_size", "max_batch_size")
 """Added by lm-eval to every model's arguments; vLLM places and batches work itself."""
-
-
-def _as_bool(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
 
 
 class VLLMScorer:
@@ -87,14 +83,30 @@ def start_pooling_llm(
     """``vllm.LLM`` in pooling mode for a sequence-classification checkpoint."""
     from vllm import LLM
 
-    return LLM(
+    llm = LLM(
         model=pretrained, tokenizer=tokenizer or pretrained, runner="pooling", dtype=dtype, **engine_args
     )
+    atexit.register(stop_engine, llm)
+    return llm
+
+
+def stop_engine(llm: Any) -> None:
+    """Stop vLLM's engine processes while the interpreter is still whole.
+
+    Left to vLLM's own exit handling, the engine's liveness-monitor thread races with interpreter
+    shutdown and can abort the process ("terminate called without an active exception", exit 134)
+    after the results were written. Registered with ``atexit`` after vLLM's handlers, so it runs first.
+    """
+    engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if engine_core is not None:
+        engine_core.shutdown()
 
 
 @register_model("vllm-rm")
-class VLLMRewardModel(LM):
+class VLLMRewardModel(RewardModelLM):
     """Answers each ``loglikelihood`` request with ``(reward score of history + reply, False)``."""
+
+    name = "vllm-rm"
 
     def __init__(
         self,
@@ -117,7 +129,7 @@ class VLLMRewardModel(LM):
             if value is not None and name != "batch_size":
                 log.info("vllm-rm: %s=%s is ignored; vLLM places and batches the work", name, value)
         self.pretrained = str(pretrained)
-        trust = _as_bool(trust_remote_code)
+        trust = parse_flag(trust_remote_code)
         self.llm = start_pooling_llm(
             self.pretrained,
             tokenizer,
@@ -132,26 +144,15 @@ class VLLMRewardModel(LM):
             tokenizer or self.pretrained, revision=revision, trust_remote_code=trust
         )
         self.encoder = ConversationEncoder(hf_tokenizer, parse_merge_system(merge_system))
-        self.scorer = VLLMScorer(self.llm, _as_bool(show_progress))
+        self.scorer = VLLMScorer(self.llm, parse_flag(show_progress))
         self.report = ScoringReport()
 
-    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        conversations = [request_conversation(request) for request in requests]
-        wheres = [describe_request(request) for request in requests]
-        token_ids = self.encoder.encode(conversations, wheres)
-        return [(score, False) for score in self.scorer.score(token_ids, wheres, self.report)]
-
-    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError(
-            NOT_A_GENERATOR.format(name="vllm-rm", what="score rolling log-likelihoods")
-        )
-
-    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        raise NotImplementedError(NOT_A_GENERATOR.format(name="vllm-rm", what="generate text"))
+    def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
+        return self.scorer.score(token_ids, wheres, self.report)
 
     def get_model_info(self) -> dict[str, Any]:
         return {
-            "model_type": "vllm-rm",
+            "model_type": self.name,
             "rm_merge_system": self.encoder.merges_system,
             "rm_scoring": self.report.as_dict(),
         }

@@ -1,0 +1,331 @@
+"""Scalar-RM scoring throughput: the reference loop against our backends, in one run.
+
+The ToolRM reference scores one conversation per forward pass. This script scores the same
+conversations (embedded TRBench-BFCL pairs, history + chosen and history + rejected, rendered and
+tokenized once by :class:`~harness_tasks.models.rm_rendering.ConversationEncoder`) with
+
+- ``reference``: :func:`~harness_tasks.models.rm_scoring.score_one_at_a_time`;
+- ``hf-rm``: :func:`~harness_tasks.models.rm_scoring.score_token_ids`, the ``hf-rm`` backend
+  (token-budget batches, sorted by length, shared histories computed once);
+- ``vllm``: :class:`~harness_tasks.models.vllm_reward_model.VLLMScorer`, the ``vllm-rm`` backend
+  (only when vLLM is installed and the backend is asked for),
+
+and prints pairs/second for each, the largest score difference from the reference, and, as its
+last line, the throughput ratio of the fastest backend to the reference. Each backend runs
+``--repeats`` times and its fastest round counts, because a shared machine slows single rounds.
+
+    python benchmarks/disc_scoring.py                        # tiny Qwen3 classifier, CPU
+    python benchmarks/disc_scoring.py --shape qwen3-4b --backends reference,hf-rm,vllm \\
+        --out benchmarks/results/disc_scoring_h200.json     # Qwen3-4B-shaped, bf16, CUDA
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Qwen3Config
+
+from harness_tasks.models.hf_reward_model import resolve_dtype
+from harness_tasks.models.rm_rendering import ConversationEncoder
+from harness_tasks.models.rm_scoring import (
+    DEFAULT_MAX_BATCH_TOKENS,
+    BatchingConfig,
+    ScoringReport,
+    score_one_at_a_time,
+    score_token_ids,
+)
+from harness_tasks.trbench_dataset import read_pairs
+
+
+BACKENDS = ("reference", "hf-rm", "vllm")
+
+QWEN3_4B_SHAPE = {
+    "vocab_size": 151936,
+    "hidden_size": 2560,
+    "intermediate_size": 9728,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 40960,
+    "rms_norm_eps": 1e-6,
+    "rope_theta": 1_000_000.0,
+}
+"""Qwen3-4B's published architecture; the benchmark needs its cost, not its weights."""
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    seconds: list[float] = field(default_factory=list)
+    """Wall time of every round; the fastest one counts."""
+    pairs_per_second: float = 0.0
+    max_abs_diff: float = 0.0
+    """Largest |score - reference score| over all conversations."""
+    decisions_agreeing: float = 1.0
+    """Share of pairs whose chosen-vs-rejected decision equals the reference's."""
+    scoring: dict[str, Any] = field(default_factory=dict)
+    """What the backend reported (passes, padding, fallbacks, engine start time)."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a sequence-classification model directory to load instead of building one",
+    )
+    parser.add_argument(
+        "--shape",
+        choices=["tiny", "qwen3-4b"],
+        default="tiny",
+        help="built model: a tiny Qwen3 classifier (default), or a randomly initialised Qwen3-4B-shaped one",
+    )
+    parser.add_argument("--layers", type=int, help="override the built model's layer count (smoke tests)")
+    parser.add_argument("--pairs", type=int, default=100, help="pairs to score (2 conversations each)")
+    parser.add_argument(
+        "--backends",
+        default="reference,hf-rm",
+        help=f"comma-separated, from {', '.join(BACKENDS)}; the reference always runs",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per backend; the fastest counts")
+    parser.add_argument(
+        "--max-batch-tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS, help="hf-rm token budget per pass"
+    )
+    parser.add_argument("--device", help="default: cuda for --shape qwen3-4b when present, else cpu")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        help="default: bfloat16 for qwen3-4b, else float32",
+    )
+    parser.add_argument("--tolerance", type=float, help="largest allowed |score diff| (default by dtype)")
+    parser.add_argument("--vllm-max-model-len", type=int, default=16384)
+    parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3)
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    args.backends = ["reference", *(b for b in args.backends.split(",") if b and b != "reference")]
+    unknown = set(args.backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backends {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
+    if len(args.backends) < 2:
+        parser.error("name at least one backend to compare with the reference")
+    big = args.shape == "qwen3-4b" and args.model is None
+    args.device = args.device or ("cuda" if big and torch.cuda.is_available() else "cpu")
+    args.dtype = args.dtype or ("bfloat16" if big else "float32")
+    args.tolerance = args.tolerance or (1e-4 if args.dtype == "float32" else 5e-2)
+    return args
+
+
+def prepare_model(args: argparse.Namespace, work_dir: Path) -> tuple[Path, torch.nn.Module]:
+    """The model directory (tokenizer, and weights for vLLM) and the model the HF backends score with.
+
+    ``--model`` is loaded as given; ``tiny`` is built by ``toolrm_train.tiny_models``; ``qwen3-4b``
+    is initialised randomly on the device, with the tiny model's locally trained tokenizer (no
+    download): its ids are valid in the larger vocabulary, conversations just come out longer in
+    tokens. Its weights are written to disk only when vLLM, which loads from disk, is asked for.
+    """
+    from toolrm_train.tiny_models import TinyModelSpec, build_tiny_classifier
+
+    if args.model is not None or args.shape == "tiny":
+        spec = TinyModelSpec(num_hidden_layers=args.layers or TinyModelSpec.num_hidden_layers)
+        model_dir = args.model or build_tiny_classifier(work_dir / "tiny-classifier", spec)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=resolve_dtype(args.dtype))
+        return model_dir, model.to(args.device).eval()
+
+    tiny_dir = build_tiny_classifier(work_dir / "tokenizer-source")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    shape = {**QWEN3_4B_SHAPE, "num_hidden_layers": args.layers or QWEN3_4B_SHAPE["num_hidden_layers"]}
+    config = Qwen3Config(
+        **shape,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(0)
+    with torch.device(args.device):
+        model = AutoModelForSequenceClassification.from_config(config, dtype=resolve_dtype(args.dtype))
+    model_dir = work_dir / "qwen3-4b-shaped-classifier"
+    if "vllm" in args.backends:
+        model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return model_dir, model.eval()
+
+
+def benchmark_conversations(n_pairs: int) -> list[list[dict[str, str]]]:
+    """History + chosen, history + rejected for ``n_pairs`` pairs spread over the embedded build."""
+    pairs = read_pairs()
+    if not 1 <= n_pairs <= len(pairs):
+        raise SystemExit(f"--pairs must be between 1 and {len(pairs)}, found {n_pairs}")
+    step = len(pairs) / n_pairs
+    chosen = [pairs[int(i * step)] for i in range(n_pairs)]
+    return [
+        [*pair["chat_history"], {"role": "assistant", "content": reply}]
+        for pair in chosen
+        for reply in (pair["chosen_response"], pair["reject_response"])
+    ]
+
+
+def timed_rounds(
+    scorers: dict[str, Callable[[], list[float]]], repeats: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Name -> (scores of the last round, wall time of every round).
+
+    Rounds alternate between the scorers, so a neighbour's load on a shared machine slows them
+    alike instead of whichever happened to run at the time.
+    """
+    timings: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in scorers}
+    for _ in range(repeats):
+        for name, score in scorers.items():
+            started = time.perf_counter()
+            scores = score()
+            timings[name] = (scores, [*timings[name][1], time.perf_counter() - started])
+    return timings
+
+
+def compare(result: BackendResult, scores: list[float], reference: list[float]) -> None:
+    result.max_abs_diff = max(abs(a - b) for a, b in zip(scores, reference, strict=True))
+    decisions = [
+        (scores[i] > scores[i + 1]) == (reference[i] > reference[i + 1]) for i in range(0, len(scores), 2)
+    ]
+    result.decisions_agreeing = sum(decisions) / len(decisions)
+
+
+def run_hf_backends(
+    model: torch.nn.Module, token_ids: list[list[int]], args: argparse.Namespace
+) -> tuple[list[float], dict[str, BackendResult]]:
+    """Reference and hf-rm, on the same model object; a short warm-up first for both."""
+    config = BatchingConfig(args.max_batch_tokens, show_progress=False)
+    warm_up = sorted(token_ids, key=len)[:4]
+    score_one_at_a_time(model, warm_up)
+    score_token_ids(model, warm_up, config)
+
+    reports: list[ScoringReport] = []
+
+    def batched() -> list[float]:
+        reports.append(ScoringReport())
+        return score_token_ids(model, token_ids, config, reports[-1])
+
+    scorers = {"reference": lambda: score_one_at_a_time(model, token_ids)}
+    if "hf-rm" in args.backends:
+        scorers["hf-rm"] = batched
+    timings = timed_rounds(scorers, args.repeats)
+    reference, seconds = timings["reference"]
+    results = {"reference": BackendResult("reference", seconds)}
+    if "hf-rm" in timings:
+        scores, seconds = timings["hf-rm"]
+        results["hf-rm"] = BackendResult("hf-rm", seconds, scoring=reports[-1].as_dict())
+        compare(results["hf-rm"], scores, reference)
+    return reference, results
+
+
+def run_vllm_backend(
+    model_dir: Path, token_ids: list[list[int]], reference: list[float], args: argparse.Namespace
+) -> BackendResult:
+    """vLLM's pooling runner; engine start-up is reported apart, not timed with the scoring."""
+    from harness_tasks.models.vllm_reward_model import VLLMScorer, start_pooling_llm
+
+    started = time.perf_counter()
+    llm = start_pooling_llm(
+        str(model_dir),
+        dtype=args.dtype,
+        max_model_len=args.vllm_max_model_len,
+        gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+        seed=0,
+    )
+    engine_start = time.perf_counter() - started
+    scorer = VLLMScorer(llm, show_progress=False)
+    scorer.score(sorted(token_ids, key=len)[:4])  # warm-up
+
+    def fresh_score() -> list[float]:
+        llm.reset_prefix_cache()  # no round may reuse the previous round's cached histories
+        return scorer.score(token_ids)
+
+    scores, seconds = timed_rounds({"vllm": fresh_score}, args.repeats)["vllm"]
+    result = BackendResult("vllm", seconds, scoring={"engine_start_seconds": round(engine_start, 1)})
+    compare(result, scores, reference)
+    return result
+
+
+def environment(args: argparse.Namespace, token_ids: list[list[int]], model: torch.nn.Module) -> dict:
+    device = (
+        torch.cuda.get_device_name(args.device)
+        if args.device.startswith("cuda")
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    return {
+        "model": str(args.model) if args.model else args.shape,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "layers": model.config.num_hidden_layers,
+        "dtype": args.dtype,
+        "device": device,
+        "torch": torch.__version__,
+        "pairs": len(token_ids) // 2,
+        "conversations": len(token_ids),
+        "tokens": sum(map(len, token_ids)),
+        "longest_conversation_tokens": max(map(len, token_ids)),
+        "max_batch_tokens": args.max_batch_tokens,
+        "repeats": args.repeats,
+        "tolerance": args.tolerance,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if "vllm" in args.backends:
+        # vLLM logs to stdout by default; stdout is for the figures alone
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+        import vllm  # noqa: F401  (fail before the slow part when vLLM is asked for but missing)
+    with tempfile.TemporaryDirectory(prefix="disc-scoring-") as work:
+        model_dir, model = prepare_model(args, Path(work))
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        token_ids = ConversationEncoder(tokenizer).encode(benchmark_conversations(args.pairs))
+        setup = environment(args, token_ids, model)
+        print(json.dumps(setup))
+        reference, results = run_hf_backends(model, token_ids, args)
+        if "vllm" in args.backends:
+            del model  # vLLM loads its own copy; free the device for it
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            results["vllm"] = run_vllm_backend(model_dir, token_ids, reference, args)
+
+    pairs = len(token_ids) // 2
+    for result in results.values():
+        result.pairs_per_second = pairs / min(result.seconds)
+    baseline = results["reference"].pairs_per_second
+    print(f"{'backend':<10} {'pairs/s':>10} {'best s':>8} {'ratio':>7} {'max |diff|':>11} decisions")
+    for result in results.values():
+        print(
+            f"{result.backend:<10} {result.pairs_per_second:>10.2f} {min(result.seconds):>8.2f} "
+            f"{result.pairs_per_second / baseline:>6.2f}x {result.max_abs_diff:>11.2e} "
+            f"{result.decisions_agreeing:.1%}"
+        )
+    too_far = [r.backend for r in results.values() if r.max_abs_diff > args.tolerance]
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        figures = {"setup": setup, "backends": [asdict(r) for r in results.values()]}
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    if too_far:
+        print(f"scores differ from the reference by more than {args.tolerance:g}: {', '.join(too_far)}")
+    best = max((r for r in results.values() if r.backend != "reference"), key=lambda r: r.pairs_per_second)
+    print(f"speedup {best.backend}/reference: {best.pairs_per_second / baseline:.2f}x")
+    return 1 if too_far else 0
+
+
+if __name__ == "__main__":  # vLLM starts worker processes that re-import this module
+    sys.exit(main())
