@@ -31,6 +31,7 @@ from harness_tasks.models.rm_scoring import ScoringReport
 
 
 log = logging.getLogger(__name__)
+OUTPUT_THREAD_JOIN_SECONDS = 30
 
 LM_EVAL_EXECUTION_ARGS = ("device", "batch_size", "max_batch_size")
 """Added by lm-eval to every model's arguments; vLLM places and batches work itself."""
@@ -91,15 +92,24 @@ def start_pooling_llm(
 
 
 def stop_engine(llm: Any) -> None:
-    """Stop vLLM's engine processes while the interpreter is still whole.
+    """Stop vLLM's engine processes, and wait for its output thread, while the interpreter is whole.
 
-    Left to vLLM's own exit handling, the engine's liveness-monitor thread races with interpreter
-    shutdown and can abort the process ("terminate called without an active exception", exit 134)
-    after the results were written. Registered with ``atexit`` after vLLM's handlers, so it runs first.
+    vLLM's client decodes engine outputs (here: pooled score tensors) in a daemon thread that it
+    signals, but does not join, on shutdown. If that thread is still releasing its last tensors when
+    Python finalises, CPython ends it with ``pthread_exit``, whose unwinding crosses torch's
+    ``noexcept`` tensor destructor: "terminate called without an active exception" and exit 134,
+    after the results were written (seen in about one run in ten on 2 CPU cores). Registered with
+    ``atexit`` after vLLM's handlers, so it runs first.
     """
     engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    if engine_core is not None:
-        engine_core.shutdown()
+    if engine_core is None:
+        return
+    engine_core.shutdown()
+    output_thread = getattr(engine_core, "output_queue_thread", None)
+    if output_thread is not None:
+        output_thread.join(timeout=OUTPUT_THREAD_JOIN_SECONDS)
+        if output_thread.is_alive():
+            log.warning("vllm-rm: vLLM's output thread did not stop within %ss", OUTPUT_THREAD_JOIN_SECONDS)
 
 
 @register_model("vllm-rm")
