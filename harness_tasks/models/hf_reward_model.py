@@ -125,10 +125,4 @@ class HFRewardModel(RewardModelLM):
         return score_token_ids(self.model, token_ids, self.batching, self.report)
 
     def get_model_info(self) -> dict[str, Any]:
-        """Recorded under ``config`` in lm-eval's results: what was scored and how."""
-        return {
-            "model_type": self.name,
-            "model_dtype": str(self.model.dtype),
-            "rm_merge_system": self.encoder.merges_system,
-            "rm_scoring": self.report.as_dict(),
-        }
+        return {**super().get_model_info(), "model_dtype": str(self.model.dtype)}

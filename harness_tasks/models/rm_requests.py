@@ -16,6 +16,7 @@ from lm_eval.api.model import LM
 
 from harness_tasks.models.conversation_format import Message, decode_conversation, with_final_reply
 from harness_tasks.models.rm_rendering import ConversationEncoder
+from harness_tasks.models.rm_scoring import ScoringReport
 
 
 NOT_A_GENERATOR = (
@@ -54,11 +55,12 @@ def request_conversation(request: Any) -> list[Message]:
 class RewardModelLM(LM):
     """An lm-eval model type that answers ``loglikelihood`` requests with reward scores.
 
-    Subclasses set ``name`` and ``encoder`` and implement :meth:`score`.
+    Subclasses set ``name``, ``encoder`` and ``report`` and implement :meth:`score`.
     """
 
     name: str
     encoder: ConversationEncoder
+    report: ScoringReport
 
     def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
         """One score per tokenized conversation, in input order (``wheres`` name them in errors)."""
@@ -69,6 +71,14 @@ class RewardModelLM(LM):
         wheres = [describe_request(request) for request in requests]
         token_ids = self.encoder.encode(conversations, wheres)
         return [(score, False) for score in self.score(token_ids, wheres)]
+
+    def get_model_info(self) -> dict[str, Any]:
+        """Recorded under ``config`` in lm-eval's results: what was scored and how."""
+        return {
+            "model_type": self.name,
+            "rm_merge_system": self.encoder.merges_system,
+            "rm_scoring": self.report.as_dict(),
+        }
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         raise NotImplementedError(

@@ -159,10 +159,3 @@ class VLLMRewardModel(RewardModelLM):
 
     def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
         return self.scorer.score(token_ids, wheres, self.report)
-
-    def get_model_info(self) -> dict[str, Any]:
-        return {
-            "model_type": self.name,
-            "rm_merge_system": self.encoder.merges_system,
-            "rm_scoring": self.report.as_dict(),
-        }
