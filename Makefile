@@ -10,7 +10,7 @@ BFCL_EVAL := bfcl-eval==2026.3.23
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml setup.py Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@# CPU torch first (the local wheel on this machine); the constraint keeps later installs from swapping it for a CUDA build.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from templates import get_template
+from toolrm_templates import get_template
 
 
 PromptVariant = Literal["think", "no_think"]

@@ -1,6 +1,6 @@
-"""``python -m leaderboard``: the same command as ``toolrm-leaderboard``."""
+"""``python -m toolrm_leaderboard``: the same command as ``toolrm-leaderboard``."""
 
-from leaderboard.cli import main
+from toolrm_leaderboard.cli import main
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Assembling :class:`~leaderboard.table.Table` objects from checked results (and the paper's rows).
+"""Assembling :class:`~toolrm_leaderboard.table.Table` objects from checked results (and the paper's rows).
 
 One table per benchmark: TRBench-BFCL (nine categories, Avg, W-Avg), Best-of-N and
 self-correction (one column per N). Each is checked for compatibility on its own, so a folder
@@ -11,12 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from harness_tasks.categories import CATEGORIES
-from leaderboard.combine import RowRun, assemble_rows, check_compatible
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.metadata import ModelCatalog, ModelInfo
-from leaderboard.paper import PAPER_CITATION, PAPER_DATA_BUILD, paper_rows
-from leaderboard.read import CURVE_METRIC_PREFIXES, TaskResult, curve_points
-from leaderboard.table import (
+from toolrm_leaderboard.combine import RowRun, assemble_rows, check_compatible
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.metadata import ModelCatalog, ModelInfo
+from toolrm_leaderboard.paper import PAPER_CITATION, PAPER_DATA_BUILD, paper_rows
+from toolrm_leaderboard.read import CURVE_METRIC_PREFIXES, TaskResult, curve_points
+from toolrm_leaderboard.table import (
     COUNT,
     DELTA,
     PERCENT,
@@ -28,7 +28,7 @@ from leaderboard.table import (
     mark_best_and_second,
     order_rows,
 )
-from leaderboard.task_names import BEST_OF_N, SELF_CORRECTION, TRBENCH
+from toolrm_leaderboard.task_names import BEST_OF_N, SELF_CORRECTION, TRBENCH
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from leaderboard.build import BuildOptions, build_tables
-from leaderboard.combine import DEDUPE_RULES
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.metadata import load_model_catalog
-from leaderboard.plots import CHART_FORMATS, chart_svg_texts, write_charts
-from leaderboard.read import read_results
-from leaderboard.render_html import render_html
-from leaderboard.render_latex import render_latex_table
-from leaderboard.render_markdown import render_markdown
-from leaderboard.render_terminal import print_tables
-from leaderboard.table import Table
+from toolrm_leaderboard.build import BuildOptions, build_tables
+from toolrm_leaderboard.combine import DEDUPE_RULES
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.metadata import load_model_catalog
+from toolrm_leaderboard.plots import CHART_FORMATS, chart_svg_texts, write_charts
+from toolrm_leaderboard.read import read_results
+from toolrm_leaderboard.render_html import render_html
+from toolrm_leaderboard.render_latex import render_latex_table
+from toolrm_leaderboard.render_markdown import render_markdown
+from toolrm_leaderboard.render_terminal import print_tables
+from toolrm_leaderboard.table import Table
 
 
 FORMATS = ("md", "tex", "html", *CHART_FORMATS)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.read import TaskResult
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.read import TaskResult
 
 
 DEDUPE_RULES = ("error", "latest")

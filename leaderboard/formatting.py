@@ -6,7 +6,7 @@ so a number or tag reads the same in the Markdown, LaTeX, HTML and terminal tabl
 
 from __future__ import annotations
 
-from leaderboard.table import COUNT, DELTA, MARKER_LEGEND, MARKERS, Column, Row, Table
+from toolrm_leaderboard.table import COUNT, DELTA, MARKER_LEGEND, MARKERS, Column, Row, Table
 
 
 DASH = "–"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.task_names import VARIANTS
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.task_names import VARIANTS
 
 
 FAMILIES: dict[str, str] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness_tasks.categories import CATEGORIES
-from leaderboard.table import Row
+from toolrm_leaderboard.table import Row
 
 
 PAPER_TSV = Path(__file__).resolve().parent / "data" / "paper_trbench_bfcl.tsv"

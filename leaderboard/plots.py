@@ -1,6 +1,6 @@
 """Charts of a table: W-Avg (the primary column) per model as bars, and accuracy-vs-N curves.
 
-Drawn from the same :class:`~leaderboard.table.Table` as the text tables, so a chart can never
+Drawn from the same :class:`~toolrm_leaderboard.table.Table` as the text tables, so a chart can never
 show a row or number the tables do not. Matplotlib runs headless (Agg); SVG files carry no date,
 so re-running on the same results gives the same file.
 """
@@ -17,9 +17,9 @@ matplotlib.use("Agg")  # before pyplot: no display on CI or servers
 
 import matplotlib.pyplot as plt
 
-from leaderboard.formatting import format_value, row_tags
-from leaderboard.metadata import FAMILIES
-from leaderboard.table import Row, Table
+from toolrm_leaderboard.formatting import format_value, row_tags
+from toolrm_leaderboard.metadata import FAMILIES
+from toolrm_leaderboard.table import Row, Table
 
 
 FAMILY_COLOURS = {"general": "#8c8c8c", "genrm": "#4c72b0", "discrm": "#dd8452"}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness_tasks.categories import CATEGORY_NAMES
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.task_names import TRBENCH, TaskId, parse_task_name
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.task_names import TRBENCH, TaskId, parse_task_name
 
 
 FILTER = "none"

@@ -12,8 +12,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from leaderboard.formatting import format_value, legend_lines, row_tags
-from leaderboard.table import COUNT, DELTA, Row, Table
+from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
+from toolrm_leaderboard.table import COUNT, DELTA, Row, Table
 
 
 PAGE_TEMPLATE = "page.html.jinja"

@@ -6,8 +6,8 @@ The output is a ``table`` float meant for ``\\input``; it needs ``\\usepackage{b
 
 from __future__ import annotations
 
-from leaderboard.formatting import DASH, format_value, legend_lines, row_tags
-from leaderboard.table import DELTA, Row, Table
+from toolrm_leaderboard.formatting import DASH, format_value, legend_lines, row_tags
+from toolrm_leaderboard.table import DELTA, Row, Table
 
 
 MARKUP = {"best": "\\textbf{{{}}}", "second": "\\underline{{{}}}"}

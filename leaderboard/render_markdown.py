@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from leaderboard.formatting import format_value, legend_lines, row_tags
-from leaderboard.table import Row, Table
+from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
+from toolrm_leaderboard.table import Row, Table
 
 
 MARKUP = {"best": "**{}**", "second": "_{}_"}

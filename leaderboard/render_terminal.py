@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from leaderboard.formatting import format_value, legend_lines, row_tags
-from leaderboard.table import Row, Table
+from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
+from toolrm_leaderboard.table import Row, Table
 
 
 STYLES = {"best": "bold", "second": "underline"}

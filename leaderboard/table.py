@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.metadata import FAMILIES
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.metadata import FAMILIES
 
 
 SCORE, DELTA, PERCENT, COUNT = "score", "delta", "percent", "count"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.build import BuildOptions, build_tables
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.metadata import load_model_catalog
-from leaderboard.read import read_results
-from leaderboard.render_latex import render_latex_table
-from leaderboard.render_markdown import render_markdown
-from leaderboard.table import Table
+from toolrm_leaderboard.build import BuildOptions, build_tables
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.metadata import load_model_catalog
+from toolrm_leaderboard.read import read_results
+from toolrm_leaderboard.render_latex import render_latex_table
+from toolrm_leaderboard.render_markdown import render_markdown
+from toolrm_leaderboard.table import Table
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "leaderboard"

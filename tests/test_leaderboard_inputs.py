@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from harness_tasks.categories import CATEGORIES
-from leaderboard.build import BuildOptions, build_tables
-from leaderboard.errors import LeaderboardInputError
-from leaderboard.metadata import ModelCatalog, load_model_catalog
-from leaderboard.paper import PAPER_TSV, load_paper_entries
-from leaderboard.read import find_result_files, read_results, read_results_file
-from leaderboard.render_markdown import render_markdown
-from leaderboard.task_names import parse_task_name
+from toolrm_leaderboard.build import BuildOptions, build_tables
+from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.metadata import ModelCatalog, load_model_catalog
+from toolrm_leaderboard.paper import PAPER_TSV, load_paper_entries
+from toolrm_leaderboard.read import find_result_files, read_results, read_results_file
+from toolrm_leaderboard.render_markdown import render_markdown
+from toolrm_leaderboard.task_names import parse_task_name
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "leaderboard"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from leaderboard.cli import main
+from toolrm_leaderboard.cli import main
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "leaderboard"
@@ -130,7 +130,8 @@ def test_cli_rejects_unknown_formats(capsys):
 
 def test_python_dash_m_leaderboard_with_paper_only(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "leaderboard", "--with-paper", "--out", str(tmp_path), "--formats", "md,tex"],
+        [sys.executable, "-m", "toolrm_leaderboard", "--with-paper", "--out", str(tmp_path),
+         "--formats", "md,tex"],
         capture_output=True, text=True, cwd=REPO, timeout=300,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
