@@ -1,0 +1,306 @@
+"""ACEBench's rule checker for the English ``normal`` and ``special`` categories, re-implemented.
+
+Written from the behaviour of ACEBench's evaluator (``eval_main.py`` and ``model_eval/checker.py``
+at e6db74b), not from its code. The rules, in the order ACEBench applies them:
+
+normal (any ``normal_*`` category; a list ground truth means "any of these alternatives"):
+1. the answer must decode as a list of calls (``[f(a=1), g()]``), else ``wrong_output_format``;
+2. as many calls as the ground truth has (``wrong functions number``); ground-truth keys lose a
+   ``_<digits>`` suffix (``f_1`` -> ``f``; how ACEBench stores two calls of one function);
+3. the same multiset of function names (``function_mismatch``);
+4. every ground-truth call must be matched by some answer call of that name that passes the
+   per-call check (the same answer call may match several ground-truth calls, as in ACEBench):
+   - an answer with no arguments passes only for a function without parameters (``wrong_param``);
+   - every ``required`` parameter present (``lack_args``); no parameter outside the schema or the
+     ground truth (``addition_args``);
+   - the value's Python type must be the schema type (``string``, ``integer``, ``number`` -> int,
+     ``boolean``, ``array``, ``object``; ``"true"``/``"false"`` strings count as booleans, an int
+     counts for ``float``). If it is not, the value still passes when it has the ground-truth
+     value's type (a "variable" in ACEBench's terms) and is then not compared (``type_error``);
+   - values are then compared only for strings (the standardised ground truth must be a
+     substring of the standardised answer; standardising drops `` ,./-_*^``, lowercases and turns
+     ``'`` into ``"``), lists (equal after standardising string elements), objects (same number of
+     keys, every key in the ground truth, nested objects recursively, other values by substring of
+     their ``str()``), and lists of objects (same length, element-wise). Integers, numbers and
+     booleans that have the schema type are NOT compared: ACEBench accepts any value there.
+special:
+- ``special_incomplete``: the answer contains "Missing necessary parameters", the function name
+  and every missing parameter exactly as the ground truth spells it (``error_detection`` /
+  ``error_correction``);
+- ``special_error_param``: contains "There is incorrect value" and every wrong value;
+- ``special_irrelevant``: contains "the limitations of the function".
+
+Differences from ACEBench, all where its code would crash or run model output: a schema type it
+does not know is checked as "any" (ACEBench raises KeyError), arithmetic in argument values is a
+format error (ACEBench ``eval``s it), and a ``_<digits>`` suffix is kept when the full key is itself
+a function name. ACEBench also removes all whitespace from a normal answer before decoding it; we
+decode the answer as written, which only differs inside string values, where the comparison
+ignores spaces anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness_tasks.acebench.convert import AceCallFormatError, parse_python_calls, to_python_calls
+from harness_tasks.acebench.reader import AceItem
+from harness_tasks.tool_calls import ToolCall
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    correct: bool
+    error_type: str | None
+    """ACEBench's error type (``wrong_output_format``, ``function_mismatch``, ``lack_args``, ...)."""
+    message: str
+
+
+OK = CheckResult(True, None, "")
+
+SCHEMA_TYPES: dict[str, type] = {
+    "string": str,
+    "integer": int,
+    "int": int,
+    "float": float,
+    "number": int,  # as in ACEBench: a float value then passes only as a "variable" (unchecked)
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "list": list,
+    "object": dict,
+    "dict": dict,
+    "any": str,
+}
+_STANDARDISE_DROP = str.maketrans("", "", " ,./-_*^")
+_CALL_SUFFIX = re.compile(r"_\d+$")
+
+
+def standardise(text: str) -> str:
+    return text.translate(_STANDARDISE_DROP).lower().replace("'", '"')
+
+
+def _fail(error_type: str, message: str) -> CheckResult:
+    return CheckResult(False, error_type, message)
+
+
+def _bool_text(value: Any) -> Any:
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    return value
+
+
+def _find_doc(item: AceItem, name: str) -> dict[str, Any] | None:
+    """ACEBench picks the first doc whose name is contained in the ground-truth name."""
+    for doc in item.tools:
+        if doc["name"] in name:
+            return doc
+    return None
+
+
+def _check_dict(param: str, value: Any, expected: Any, func: str) -> CheckResult:
+    if not isinstance(value, dict):
+        return _fail("value_error", f"wrong type for parameter ({param}) of api ({func}): expected an object")
+    if not isinstance(expected, dict) or len(value) != len(expected):
+        return _fail("value_error", f"wrong value for parameter ({param}) of api ({func}): {value!r}")
+    for key, raw in value.items():
+        item_value = _bool_text(raw)
+        if key not in expected:
+            return _fail("value_error", f"wrong value for parameter ({param}) of api ({func}): key {key!r}")
+        want = expected[key]
+        if isinstance(want, dict):
+            result = _check_dict(param, item_value, want, func)
+            if not result.correct:
+                return result
+            continue
+        got = standardise(item_value) if isinstance(item_value, str) else item_value
+        if isinstance(want, str):
+            want = standardise(want)
+        if str(want) not in str(got):
+            return _fail("value_error", f"wrong value for parameter ({param}.{key}) of api ({func}): {raw!r}")
+    return OK
+
+
+def _check_list(param: str, value: list, expected: Any, func: str) -> CheckResult:
+    got = [standardise(v) if isinstance(v, str) else v for v in value]
+    want = (
+        [standardise(v) if isinstance(v, str) else v for v in expected]
+        if isinstance(expected, list)
+        else None
+    )
+    if got != want:
+        return _fail(
+            "value_error:list/tuple", f"wrong value for parameter ({param}) of api ({func}): {value!r}"
+        )
+    return OK
+
+
+def _check_param(param: str, value: Any, expected: Any, schema: dict[str, Any], func: str) -> CheckResult:
+    schema_type = schema.get("type")
+    python_type = SCHEMA_TYPES.get(schema_type) if isinstance(schema_type, str) else None
+    if python_type is None:
+        return OK  # a type ACEBench does not know (it would crash): checked as "any"
+    if schema_type == "float" and type(value) is int:
+        value = float(value)
+    value = _bool_text(value)
+    variable = expected != "" and type(expected) is not python_type
+    if type(value) is not python_type:
+        if expected != "" and (type(value) is type(expected) or value == expected):
+            return OK  # ACEBench: a "variable", not compared
+        return _fail(
+            "type_error",
+            f"wrong type for parameter ({param}) of api ({func}): expected {schema_type}, "
+            f"got {type(value).__name__}",
+        )
+    if variable:
+        return OK
+    if python_type is dict:
+        return _check_dict(param, value, expected, func)
+    if python_type is list:
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        if SCHEMA_TYPES.get(items.get("type", "")) is dict:
+            if not isinstance(expected, list) or len(value) != len(expected):
+                return _fail(
+                    "value_error:list_dict_count",
+                    f"wrong number of objects for parameter ({param}) of api ({func})",
+                )
+            for got_item, want_item in zip(value, expected, strict=True):
+                result = _check_dict(param, got_item, want_item, func)
+                if not result.correct:
+                    return result
+            return OK
+        return _check_list(param, value, expected, func)
+    if python_type is str and standardise(str(expected)) not in standardise(value):
+        return _fail("value_error:string", f"wrong value for parameter ({param}) of api ({func}): {value!r}")
+    return OK  # integers, numbers, booleans of the schema type: not compared (as in ACEBench)
+
+
+def _check_call(
+    doc: dict[str, Any] | None, call: ToolCall, expected: dict[str, Any], name: str
+) -> CheckResult:
+    if doc is None:
+        return _fail("function_mismatch", f"no function doc for {name}")
+    parameters = doc.get("parameters") or {}
+    if call.arguments == {} and parameters == {}:
+        return OK
+    if call.arguments == {} or parameters == {}:
+        return _fail("wrong_param", f"{name}: arguments given for a function without parameters, or none")
+    properties = parameters.get("properties") or {}
+    if expected == properties:
+        return OK
+    if expected == {}:
+        return _fail("wrong_param", f"{name}: the ground truth has no arguments")
+    if doc["name"] != call.name:
+        return _fail("wrong_function_name", f"expected {doc['name']}, got {call.name}")
+    for param in parameters.get("required") or []:
+        if param not in call.arguments:
+            return _fail("lack_args", f"lack required_params: {param}")
+    for param, value in call.arguments.items():
+        if param not in properties or param not in expected:
+            return _fail("addition_args", f"addition params: {param}")
+        result = _check_param(param, value, expected[param], properties[param], name)
+        if not result.correct:
+            return result
+    return OK
+
+
+def _check_normal_alternative(item: AceItem, calls: Sequence[ToolCall], truth: dict[str, Any]) -> CheckResult:
+    if len(calls) != len(truth):
+        return _fail("wrong functions number", "The number of functions does not match the answer.")
+    function_names = {doc["name"] for doc in item.tools}
+    expected = [
+        (key if key in function_names else _CALL_SUFFIX.sub("", key), arguments)
+        for key, arguments in truth.items()
+    ]
+    got_names = Counter(call.name for call in calls)
+    want_names = Counter(name for name, _ in expected)
+    for name in got_names:
+        if name not in want_names:
+            return _fail("function_mismatch", f"extra function detected: {name} is not in the ground truth")
+    for name in want_names:
+        if name not in got_names:
+            return _fail("function_mismatch", f"function {name} of the ground truth is missing")
+    for name, count in got_names.items():
+        if count != want_names[name]:
+            return _fail(
+                "function_mismatch",
+                f"incorrect count for function {name}: expected {want_names[name]}, got {count}",
+            )
+    for name, arguments in expected:
+        doc = _find_doc(item, name)
+        last = _fail("simple_function_checker:unclear", "wrong_function")
+        for call in calls:
+            if call.name != name:
+                continue
+            last = _check_call(doc, call, arguments if isinstance(arguments, dict) else {}, name)
+            if last.correct:
+                break
+        if not last.correct:
+            return last
+    return OK
+
+
+def _check_normal(item: AceItem, calls: Sequence[ToolCall]) -> CheckResult:
+    alternatives = item.ground_truth if isinstance(item.ground_truth, list) else [item.ground_truth]
+    first_failure = None
+    for truth in alternatives:
+        result = _check_normal_alternative(item, calls, truth)
+        if result.correct:
+            return OK
+        first_failure = first_failure or result
+    assert first_failure is not None
+    return first_failure
+
+
+def _check_special(item: AceItem, answer: str) -> CheckResult:
+    truth = item.ground_truth
+    if item.category == "special_irrelevant":
+        if "the limitations of the function" not in answer:
+            return _fail(
+                "error_detection", "the request is beyond the functions, but the answer does not say so"
+            )
+        return OK
+    if item.category == "special_incomplete":
+        for name, missing in truth.items():
+            if "Missing necessary parameters" not in answer:
+                return _fail(
+                    "error_detection", f"parameters {missing} of {name} are missing, not pointed out"
+                )
+            if name not in answer:
+                return _fail("error_correction", f"the answer does not name the api {name}")
+            for param in missing:
+                if param not in answer:
+                    return _fail(
+                        "error_correction", f"the answer does not name the missing parameter {param!r}"
+                    )
+        return OK
+    for name, values in truth.items():  # special_error_param: {param: [wrong values]}
+        if "There is incorrect value" not in answer:
+            return _fail("error_detection", f"the wrong value {values} of {name} is not pointed out")
+        for value in values:
+            if value not in answer:
+                return _fail("error_correction", f"the answer does not name the wrong value {value!r}")
+    return OK
+
+
+def check_acebench(item: AceItem, calls: str | Sequence[ToolCall]) -> CheckResult:
+    """Is this answer to ``item`` correct under ACEBench's rules?
+
+    ``calls`` is either the answer text as ACEBench reads it (a Python call list, or the sentence
+    of a special category) or already-parsed :class:`ToolCall` s (a Hermes turn parsed with
+    :func:`harness_tasks.tool_calls.parse_tool_calls`).
+    """
+    if item.group == "special":
+        answer = calls if isinstance(calls, str) else to_python_calls(calls)
+        return _check_special(item, answer)
+    if isinstance(calls, str):
+        try:
+            calls = parse_python_calls(calls)
+        except AceCallFormatError as error:
+            return _fail("wrong_output_format", f"Invalid syntax. Failed to decode AST. {error}")
+    return _check_normal(item, calls)
