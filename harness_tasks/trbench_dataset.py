@@ -18,13 +18,15 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-import datasets
+from typing import TYPE_CHECKING, Any
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORY_NAMES, resolve_category
 from harness_tasks.judge_prompts import check_variant, pairwise_prompt_messages
+
+
+if TYPE_CHECKING:  # imported where used: reading the embedded pairs needs no `datasets`
+    import datasets
 
 
 log = logging.getLogger(__name__)
@@ -260,6 +262,8 @@ def _iter_embedded_rows(
 
 
 def _iter_hub_rows(variant: str) -> Iterator[dict[str, Any]]:
+    import datasets
+
     release = datasets.load_dataset(HUB_DATASET, data_files={"test": HUB_FILES[variant]}, split="test")
     yield from normalise_release_rows(release, f"{HUB_DATASET}/{HUB_FILES[variant]}")
 
@@ -309,4 +313,6 @@ def load_trbench_bfcl(
     ordered = stratified_order(kept)
     for row in ordered:
         row["overlong_pairs_skipped"] = skipped
+    import datasets
+
     return {"test": datasets.Dataset.from_list(ordered)}

@@ -5,8 +5,15 @@ only when its registry is empty, so registering ours first would hide them.
 
 - ``hf-rm`` (:mod:`.hf_reward_model`): scalar reward models through transformers, token-budget batching;
 - ``vllm-rm`` (:mod:`.vllm_reward_model`): the same through vLLM's pooling runner (vLLM imported lazily).
+
+Without lm-eval installed (a bare GPU machine running ``benchmarks/``) nothing is registered, and
+the scoring modules (``rm_scoring``, ``rm_rendering``, ``rm_shared_prefix``) still import.
 """
 
-import lm_eval.models  # noqa: F401
-
-from harness_tasks.models import hf_reward_model, vllm_reward_model  # noqa: F401  (register the RM types)
+try:
+    import lm_eval.models  # noqa: F401
+except ModuleNotFoundError as error:
+    if error.name != "lm_eval":
+        raise  # lm-eval is there but broken: say so
+else:
+    from harness_tasks.models import hf_reward_model, vllm_reward_model  # noqa: F401  (register the RM types)
