@@ -10,7 +10,7 @@ and the rule-based scorer all read and write it through this module.
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +25,35 @@ TOOLS_POSTAMBLE = (
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 )
 
-_TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
-_TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
+TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
+
+
+def iter_tagged_blocks(text: str, open_tag: str, close_tag: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, body)`` of each ``open_tag…close_tag`` block, left to right, in linear time.
+
+    Each block runs from an opening tag to the first closing tag after it (what the non-greedy
+    ``<x>(.*?)</x>`` finds), and scanning resumes after it. ``str.find`` is used instead of a regex
+    because ``finditer`` over text with many opening tags and no closing tag rescans the rest of the
+    text from every opening tag: quadratic time on a model's or a user's output. Once no closing
+    tag follows an opening tag, none follows any later one either, so the scan stops.
+    """
+    position = 0
+    while True:
+        start = text.find(open_tag, position)
+        if start < 0:
+            return
+        body_start = start + len(open_tag)
+        close = text.find(close_tag, body_start)
+        if close < 0:
+            return
+        end = close + len(close_tag)
+        yield start, end, text[body_start:close]
+        position = end
+
+
+def iter_tool_call_blocks(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, body)`` of every ``<tool_call>…</tool_call>`` block (body not stripped)."""
+    return iter_tagged_blocks(text, TOOL_CALL_OPEN, TOOL_CALL_CLOSE)
 
 
 @dataclass(frozen=True)
@@ -66,11 +93,19 @@ def render_tools_system_prompt(function_docs: list[dict[str, Any]], system_promp
 
 def parse_tools_system_prompt(system_text: str) -> list[dict[str, Any]]:
     """Inverse of :func:`render_tools_system_prompt`: the function docs listed in a system turn."""
-    match = _TOOLS_BLOCK.search(system_text)
-    if match is None:
+    # the first "<tools>\n" followed (later) by "\n</tools>", as the regex <tools>\n(.*?)\n</tools> would
+    # find it, but with str.find: linear time on any text
+    start = system_text.find("<tools>\n")
+    if start < 0:
+        return []
+    body_start = start + len("<tools>\n")
+    end = system_text.find("\n</tools>", body_start)
+    if end < 0:
         return []
     docs = []
-    for line_no, line in enumerate(match.group(1).splitlines(), start=1):
+    for line_no, line in enumerate(system_text[body_start:end].split("\n"), start=1):
+        if not line.strip():
+            continue  # blank lines list nothing (split on "\n" only: U+2028 may sit inside a JSON string)
         try:
             entry = json.loads(line)
         except json.JSONDecodeError as error:
@@ -106,12 +141,17 @@ def parse_tool_calls(text: str) -> ParsedResponse:
     """Split an assistant turn into calls and text; malformed blocks are kept, never dropped silently."""
     calls: list[ToolCall] = []
     malformed: list[str] = []
-    for match in _TOOL_CALL_BLOCK.finditer(text):
-        body = match.group(1).strip()
+    pieces: list[str] = []
+    position = 0
+    for start, end, raw_body in iter_tool_call_blocks(text):
+        pieces.append(text[position:start])
+        position = end
+        body = raw_body.strip()
         call = _call_from_json(body)
         if call is None:
             malformed.append(body)
         else:
             calls.append(call)
-    outside = _TOOL_CALL_BLOCK.sub("", text).strip()
+    pieces.append(text[position:])
+    outside = "".join(pieces).strip()
     return ParsedResponse(tuple(calls), outside, tuple(malformed))

@@ -70,7 +70,8 @@ def test_pipeline_scores_every_policy_sample(tiny_policy_dir, tmp_path):
     assert stats["counts"]["candidates scored"] == 10
     # random weights never produce the ground truth: every context is "too hard", no pair is formed
     assert stats["difficulty"] == {"kept": 0, "too_easy": 0, "too_hard": 5, "no_candidates": 0}
-    cache = (tmp_path / "cache" / f"candidates.hf_{tiny_policy_dir.name}.jsonl").read_text().splitlines()
+    (cache_file,) = (tmp_path / "cache").glob(f"candidates.hf_{tiny_policy_dir.name}.*.jsonl")
+    cache = cache_file.read_text().splitlines()
     assert len(cache) == 6 and all(len(json.loads(line)["texts"]) == 2 for line in cache[1:])
 
 

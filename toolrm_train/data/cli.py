@@ -6,6 +6,10 @@
 
 Every flag of ``build`` is one field of :class:`toolrm_train.data.pipeline.PipelineConfig`, with the
 same default; ``toolrm-data build --help`` lists them.
+
+Exit status: 0 when pairs were built and the output folder replaced; 1 when the inputs gave no
+pair (empty or unusable input: the output folder is left as it was and nothing is written);
+2 for a usage error (bad option, missing input file, an output folder holding other files).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 
 from rich.console import Console
 
+from toolrm_train.data.bfcl_source import BFCL_INPUT
+from toolrm_train.data.output_dir import check_replaceable
 from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
 from toolrm_train.data.samplers import SAMPLER_SPEC_HELP
 
@@ -96,17 +102,32 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         try:
             config.check()
+            check_replaceable(config.resolved_out_dir())
+            missing = [spec for spec in config.inputs if _is_file_spec(spec) and not Path(spec).exists()]
+            if missing:
+                raise ValueError(f"input file not found: {', '.join(missing)}")
         except ValueError as error:
             parser.error(str(error))
         result = run_pipeline(config, console)
         counts = result.stats["counts"]
+        if not result.files:
+            console.print(
+                f"[bold red]No pairs built[/] from {counts['trajectories (self-checked)']:,} usable "
+                f"trajectories ({result.stats['skipped_total']:,} rows skipped, listed above); "
+                f"no output file written, {result.out_dir} left as it was."
+            )
+            return 1
         console.print(
             f"[bold green]Built[/] {counts['pairs selected']:,} pairs "
             f"({counts['train pairs']:,} train / {counts['test pairs']:,} test) "
             f"in {result.stats['seconds']} s "
-            f"→ {result.out_dir.resolve()}  (stats.json, distributions.png, toolpref_*.parquet)"
+            f"→ {result.out_dir.resolve()}  ({', '.join(result.files)})"
         )
     return 0
+
+
+def _is_file_spec(spec: str) -> bool:
+    return not spec.startswith("hub:") and spec != BFCL_INPUT and not spec.startswith(BFCL_INPUT + ":")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
-from harness_tasks.tool_calls import ToolCall, format_tool_calls, parse_tool_calls, parse_tools_system_prompt
+from harness_tasks.tool_calls import (
+    ToolCall,
+    format_tool_calls,
+    iter_tagged_blocks,
+    iter_tool_call_blocks,
+    parse_tool_calls,
+    parse_tools_system_prompt,
+)
 from toolrm_train.data.readers import RawRow, detect_shape
 from toolrm_train.data.trajectory import Message, Trajectory
 
@@ -45,9 +52,9 @@ _ROLE_ALIASES = {
     "function_response": "tool",
     "ipython": "tool",
 }
-_TOOL_RESPONSE = re.compile(r"^\s*<tool_response>\s*(.*?)\s*</tool_response>\s*$", re.DOTALL)
-_TOOLS_ANY = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
-_TOOL_CALL_ANY = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_RESPONSE_OPEN, _RESPONSE_CLOSE = "<tool_response>", "</tool_response>"
+# Tag scans use str.find (harness_tasks.tool_calls.iter_tagged_blocks), never regexes such as
+# <x>(.*?)</x>: those take quadratic time on text with many opening tags and no closing one.
 
 
 # ---------------------------------------------------------------- tools
@@ -124,15 +131,19 @@ def _tools_from_system(text: str) -> list[dict[str, Any]] | None:
     if docs:
         return normalise_tools(docs, "system")
     # the block that lists tools is the longest one ("<tools></tools>" also appears in prose)
-    body = max((match.group(1).strip() for match in _TOOLS_ANY.finditer(text)), key=len, default="")
+    body = max(
+        (block.strip() for _, _, block in iter_tagged_blocks(text, "<tools>", "</tools>")),
+        key=len,
+        default="",
+    )
     try:
         return normalise_tools(json.loads(body), "system.<tools>")
     except (json.JSONDecodeError, NormaliseError):
         pass
     try:  # Hermes-FC prints a Python list of dicts
         return normalise_tools(ast.literal_eval(body), "system.<tools>")
-    except (ValueError, SyntaxError) as error:
-        raise NormaliseError("invalid_tools", "system.<tools>", str(error)) from None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        raise NormaliseError("invalid_tools", "system.<tools>", str(error)[:200]) from None
 
 
 # ---------------------------------------------------------------- messages
@@ -199,9 +210,9 @@ def _canonical_assistant(text: str) -> str:
     if not parsed.calls and not parsed.malformed:
         return text
     calls = []
-    for match in _TOOL_CALL_ANY.finditer(text):
-        block = parse_tool_calls(match.group(0))
-        call = block.calls[0] if block.calls else _python_literal_call(match.group(1))
+    for start, end, body in iter_tool_call_blocks(text):
+        block = parse_tool_calls(text[start:end])
+        call = block.calls[0] if block.calls else _python_literal_call(body)
         if call is None:
             return text
         calls.append(call)
@@ -209,8 +220,15 @@ def _canonical_assistant(text: str) -> str:
 
 
 def _tool_result(text: str) -> str:
-    match = _TOOL_RESPONSE.match(text)
-    return match.group(1) if match else text
+    """The bare result inside one ``<tool_response>…</tool_response>`` wrapper, else the text as is."""
+    stripped = text.strip()
+    if (
+        len(stripped) >= len(_RESPONSE_OPEN) + len(_RESPONSE_CLOSE)
+        and stripped.startswith(_RESPONSE_OPEN)
+        and stripped.endswith(_RESPONSE_CLOSE)
+    ):
+        return stripped[len(_RESPONSE_OPEN) : -len(_RESPONSE_CLOSE)].strip()
+    return text
 
 
 def _merge_assistant(turns: list[Message], calls_text: str) -> None:
@@ -245,8 +263,7 @@ def _system_and_tools(
     is replaced rather than kept (the whole text otherwise repeats the tool list twice).
     """
     if system and "<tools>" in system:
-        listed = _tools_from_system(system)
-        return None, tools or (listed or [])
+        return None, tools or (_tools_from_system(system) or [])
     return system, tools
 
 
@@ -312,22 +329,96 @@ _ARITHMETIC: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
 }
+MAX_CALL_TEXT = 20_000
+"""Longest call string accepted (characters); BFCL's longest is a few hundred."""
+MAX_LITERAL_NODES = 2_000
+MAX_LITERAL_DEPTH = 50
+MAX_INT_BITS = 256
+"""Integers (inputs and every intermediate result) stay below 2**256; BFCL answers need far less."""
+MAX_EXPONENT = 1_024
+
+
+class LiteralLimit(ValueError):
+    """A call string outside the bounds of the literal evaluator (size, depth, magnitude)."""
+
+
+def _check_literal_tree(tree: ast.AST) -> None:
+    """Refuse trees too large or too deep before evaluating anything (an iterative walk: no recursion)."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_LITERAL_NODES:
+            raise LiteralLimit(f"more than {MAX_LITERAL_NODES} syntax nodes")
+        if depth > MAX_LITERAL_DEPTH:
+            raise LiteralLimit(f"nested deeper than {MAX_LITERAL_DEPTH}")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _bounded_number(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        raise LiteralLimit(f"integer above 2**{MAX_INT_BITS}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise LiteralLimit("float overflow")
+    return value
+
+
+def _arithmetic(op: type, left: int | float, right: int | float) -> int | float:
+    """One bounded operation: sizes are checked BEFORE computing (``9**9**9`` would run for hours)."""
+    if op is ast.Pow and abs(right) > MAX_EXPONENT:
+        raise LiteralLimit(f"exponent {right!r} above {MAX_EXPONENT}")
+    if isinstance(left, int) and isinstance(right, int):
+        if op is ast.Pow:
+            bits = max(left.bit_length(), 1) * max(right, 0)
+        elif op is ast.Mult:
+            bits = left.bit_length() + right.bit_length()
+        else:
+            bits = 0
+        if bits > MAX_INT_BITS + 64:
+            raise LiteralLimit(f"integer above 2**{MAX_INT_BITS}")
+    try:
+        result = _ARITHMETIC[op](left, right)
+    except OverflowError as error:
+        raise LiteralLimit(f"overflow: {error}") from None
+    if isinstance(result, complex):
+        raise ValueError("complex result")
+    return _bounded_number(result)
 
 
 def _literal(node: ast.AST) -> Any:
-    """``ast.literal_eval`` plus plain arithmetic (BFCL exec answers hold ``p=1/6``, ``500*500``)."""
+    """``ast.literal_eval`` plus plain, bounded arithmetic (BFCL exec answers hold ``p=1/6``, ``500*500``).
+
+    The tree was checked by :func:`_check_literal_tree` (so recursion here is at most
+    ``MAX_LITERAL_DEPTH`` deep); every number is kept finite and below 2**256.
+    """
     if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
         left, right = _literal(node.left), _literal(node.right)
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
             raise ValueError("arithmetic on non-numbers")
-        return _ARITHMETIC[type(node.op)](left, right)
-    return ast.literal_eval(node)
+        return _arithmetic(type(node.op), left, right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _literal(node.operand)  # -2**3 is USub(Pow(2, 3)), which literal_eval refuses
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError("sign on a non-number")
+        return -value if isinstance(node.op, ast.USub) else value
+    value = ast.literal_eval(node)
+    return _bounded_number(value)
 
 
 def parse_python_call(text: str, functions: list[dict[str, Any]]) -> ToolCall:
-    """``f(a=1, b=[2])`` → ToolCall; positional arguments take the schema's property order."""
+    """``f(a=1, b=[2])`` → ToolCall; positional arguments take the schema's property order.
+
+    Bounded: a call string over ``MAX_CALL_TEXT`` characters, a tree over ``MAX_LITERAL_NODES``
+    nodes or ``MAX_LITERAL_DEPTH`` levels, a number that overflows a float or exceeds 2**256, or an
+    exponent over ``MAX_EXPONENT`` is refused (``invalid_ground_truth``) before any work is done.
+    """
+    shown = text if len(text) <= 120 else text[:117] + "..."
     try:
+        if len(text) > MAX_CALL_TEXT:
+            raise LiteralLimit(f"call string longer than {MAX_CALL_TEXT} characters")
         node = ast.parse(text.strip(), mode="eval").body
+        _check_literal_tree(node)
         if not isinstance(node, ast.Call):
             raise ValueError("not a call")
         name = ast.unparse(node.func)
@@ -337,8 +428,9 @@ def parse_python_call(text: str, functions: list[dict[str, Any]]) -> ToolCall:
             raise ValueError("positional arguments the schema cannot name")
         arguments = {order[i]: _literal(arg) for i, arg in enumerate(node.args)}
         arguments |= {kw.arg: _literal(kw.value) for kw in node.keywords if kw.arg is not None}
-    except (SyntaxError, ValueError, TypeError, ZeroDivisionError) as error:
-        raise NormaliseError("invalid_ground_truth", "ground_truth", f"{text!r}: {error}") from None
+    except (SyntaxError, ValueError, TypeError, ZeroDivisionError, MemoryError, RecursionError) as error:
+        detail = str(error) or type(error).__name__
+        raise NormaliseError("invalid_ground_truth", "ground_truth", f"{shown!r}: {detail}") from None
     return ToolCall(name, arguments)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import re
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ from toolrm_train.data.difficulty import filter_by_difficulty
 from toolrm_train.data.export import export_all, split_pairs
 from toolrm_train.data.issues import IssueLog
 from toolrm_train.data.normalise import NormaliseError, to_trajectory
+from toolrm_train.data.output_dir import check_replaceable, publish, recover, staging_dir
 from toolrm_train.data.pairing import build_pairs
 from toolrm_train.data.readers import RawRow, read_input
 from toolrm_train.data.samplers import OperatorFn, Sampler, make_samplers
@@ -185,6 +187,8 @@ class BuildResult:
     stats: dict[str, Any]
     pairs: dict[str, list[Pair]]
     """Exported pairs by split."""
+    files: list[str] = field(default_factory=list)
+    """Files the build wrote into ``out_dir`` (none when no pair was selected: the folder is untouched)."""
 
 
 # ---------------------------------------------------------------- read, normalise, segment
@@ -272,27 +276,58 @@ def limit_contexts(segments: Sequence[Segment], max_contexts: int, seed: int) ->
 # ---------------------------------------------------------------- sampling with a resumable cache
 
 
-def _cache_file(cache_dir: Path, sampler: Sampler) -> Path:
-    return cache_dir / f"candidates.{re.sub(r'[^A-Za-z0-9._-]+', '_', sampler.name)}.jsonl"
+def _cache_file(cache_dir: Path, sampler: Sampler, header: Mapping[str, Any]) -> Path:
+    """One file per sampler and settings: a run under other settings never overwrites another's samples."""
+    settings = hashlib.sha256(json.dumps(dict(header), sort_keys=True).encode()).hexdigest()[:12]
+    return cache_dir / f"candidates.{re.sub(r'[^A-Za-z0-9._-]+', '_', sampler.name)}.{settings}.jsonl"
 
 
-def _read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, list[str]]:
+def sample_key(segment: Segment, header: Mapping[str, Any]) -> str:
+    """Cache key of one context's samples: its content (id, history, tools, ground truth) and the
+    sampler settings. An input row edited between two runs gets a new key, so it is resampled;
+    the id is part of it because the offline samplers seed by id (a clean build would too)."""
+    body = json.dumps(
+        [dict(header), segment.context_id, segment.chat_history, segment.tools, segment.ground_truth],
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, list[str]] | None:
+    """Cached texts by :func:`sample_key`; ``None`` when the file is absent or made under other settings.
+
+    Reading stops at the first line that is not a complete JSON entry ending in a newline (a write
+    cut off by an interruption), and the file is truncated there, so the next append continues a
+    clean file: a resumed run samples only what is missing and the cache heals.
+    """
     if not path.exists():
-        return {}
-    with open(path, encoding="utf-8") as lines:
-        first = lines.readline()
+        return None
+    data = path.read_bytes()
+    newline = data.find(b"\n")
+    try:
+        if newline < 0 or json.loads(data[:newline]) != dict(header):
+            return None  # written under other settings (or torn in its header): not reusable
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    cached: dict[str, list[str]] = {}
+    good_end = position = newline + 1
+    while position < len(data):
+        end = data.find(b"\n", position)
+        if end < 0:
+            break  # the last line has no newline: cut off mid-write
         try:
-            if json.loads(first) != dict(header):
-                return {}  # written under other settings: not reusable
-        except json.JSONDecodeError:
-            return {}
-        cached = {}
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a line cut off by an interruption; everything after it is resampled
-            cached[entry["context_id"]] = entry["texts"]
+            entry = json.loads(data[position:end])
+            key, texts = entry["key"], entry["texts"]
+            if not isinstance(key, str) or not isinstance(texts, list):
+                raise TypeError
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            break
+        cached[key] = texts
+        position = good_end = end + 1
+    if good_end < len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(good_end)
     return cached
 
 
@@ -305,38 +340,42 @@ def sample_candidates(
     progress: Progress | None = None,
 ) -> dict[str, list[Candidate]]:
     """``context_id`` → scored candidates of every sampler (sampler order, then sample index)."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
     by_context: dict[str, list[Candidate]] = defaultdict(list)
-    segment_by_id = {segment.context_id: segment for segment in segments}
+    if not segments:
+        return by_context  # nothing to sample: no cache file is created either
+    cache_dir.mkdir(parents=True, exist_ok=True)
     for sampler in samplers:
         header = {"fingerprint": sampler.fingerprint(), "samples_per_context": config.samples_per_context}
-        path = _cache_file(cache_dir, sampler)
-        cached = _read_cache(path, header) if config.resume else {}
-        todo = [segment for segment in segments if segment.context_id not in cached]
+        path = _cache_file(cache_dir, sampler, header)
+        cached = read_cache(path, header) if config.resume else None
+        keys = {segment.context_id: sample_key(segment, header) for segment in segments}
+        todo = [segment for segment in segments if cached is None or keys[segment.context_id] not in cached]
         task = progress.add_task(f"sampling {sampler.name}", total=len(segments)) if progress else None
         if progress is not None and task is not None:
             progress.advance(task, len(segments) - len(todo))
-        mode = "a" if cached else "w"
-        with open(path, mode, encoding="utf-8") as out:
-            if mode == "w":
+        texts_by_key = dict(cached or {})
+        with open(path, "a" if cached is not None else "w", encoding="utf-8") as out:
+            if cached is None:
                 out.write(json.dumps(header) + "\n")
             for start in range(0, len(todo), CACHE_CHUNK):
                 chunk = todo[start : start + CACHE_CHUNK]
                 advance = (lambda k, t=task: progress.advance(t, k)) if progress is not None else None
                 fresh = sampler.sample(chunk, config.samples_per_context, log, advance)
                 for segment in chunk:
-                    texts = fresh.get(segment.context_id, [])
-                    out.write(json.dumps({"context_id": segment.context_id, "texts": texts}) + "\n")
-                    cached[segment.context_id] = texts
+                    if segment.context_id not in fresh:
+                        continue  # not sampled (counted in the log): tried again next run
+                    key = keys[segment.context_id]
+                    texts = fresh[segment.context_id]
+                    entry = {"key": key, "context_id": segment.context_id, "texts": texts}
+                    out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                    texts_by_key[key] = texts
                 out.flush()
-        for context_id, texts in cached.items():
-            segment = segment_by_id.get(context_id)
-            if segment is None:
-                continue  # cached for a context this run does not use
-            for index, text in enumerate(texts):
+        for segment in segments:
+            texts = texts_by_key.get(keys[segment.context_id])
+            for index, text in enumerate(texts or []):
                 verdict = score_tool_calls(text, segment.ground_truth, segment.tools)
-                by_context[context_id].append(
-                    Candidate(context_id, sampler.name, text, verdict.score, verdict.message, index)
+                by_context[segment.context_id].append(
+                    Candidate(segment.context_id, sampler.name, text, verdict.score, verdict.message, index)
                 )
     return by_context
 
@@ -371,7 +410,9 @@ def run_pipeline(
     console = console or Console()
     started = time.monotonic()
     out_dir = config.resolved_out_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_replaceable(out_dir)  # before any work: a folder of other files is never replaced
+    for message in recover(out_dir):
+        console.print(f"[yellow]{message}[/]")
     log = IssueLog(strict=config.strict)
     buckets = config.buckets()
     samplers = make_samplers(
@@ -396,43 +437,55 @@ def run_pipeline(
         buckets=buckets,
     )
     splits = split_pairs(selected, config.test_fraction, config.seed)
-    written = export_all(splits, out_dir, config.seed, config.prompt_variants)
 
-    pool_dist, selected_dist = distributions(pool, buckets), distributions(selected, buckets)
-    if config.plot and selected:
-        plot_distributions(pool_dist, selected_dist, buckets, out_dir / "distributions.png")
-    stage_counts = {
-        "input rows skipped or excluded": log.count("read") + log.count("normalise") + log.count("exclude"),
-        "trajectories (self-checked)": len(trajectories),
-        "segments (one per tool-call turn)": len(all_segments),
-        "contexts sampled": len(segments),
-        "candidates scored": sum(len(c) for c in candidates.values()),
-        "contexts too easy (all solve)": len(difficulty.dropped["too_easy"]),
-        "contexts too hard (none solves)": len(difficulty.dropped["too_hard"]),
-        "contexts without candidates": len(difficulty.dropped["no_candidates"]),
-        "contexts kept": len(difficulty.kept),
-        "pairs in pool": len(pool),
-        "pairs selected": len(selected),
-        "train pairs": len(splits["train"]),
-        "test pairs": len(splits["test"]),
-    }
-    stats: dict[str, Any] = {
-        "config": _config_json(config),
-        "out_dir": str(out_dir),
-        "bfcl_eval_version": _bfcl_version(),
-        "samplers": [sampler.name for sampler in samplers],
-        "counts": stage_counts,
-        "difficulty": difficulty.counts(),
-        "skipped": log.to_json(),
-        "skipped_total": log.total,
-        "distributions": {
-            "pool": {axis: dict(counts) for axis, counts in pool_dist.items()},
-            "selected": {axis: dict(counts) for axis, counts in selected_dist.items()},
-        },
-        "files": written,
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    # every output goes to a staging folder beside out_dir, published as a whole at the end
+    staging = staging_dir(out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        written = export_all(splits, staging, config.seed, config.prompt_variants) if selected else {}
+        pool_dist, selected_dist = distributions(pool, buckets), distributions(selected, buckets)
+        if config.plot and selected:
+            plot_distributions(pool_dist, selected_dist, buckets, staging / "distributions.png")
+        stage_counts = {
+            "input rows skipped or excluded": sum(map(log.count, ("read", "normalise", "exclude"))),
+            "trajectories (self-checked)": len(trajectories),
+            "segments (one per tool-call turn)": len(all_segments),
+            "contexts sampled": len(segments),
+            "candidates scored": sum(len(c) for c in candidates.values()),
+            "contexts too easy (all solve)": len(difficulty.dropped["too_easy"]),
+            "contexts too hard (none solves)": len(difficulty.dropped["too_hard"]),
+            "contexts without candidates": len(difficulty.dropped["no_candidates"]),
+            "contexts kept": len(difficulty.kept),
+            "pairs in pool": len(pool),
+            "pairs selected": len(selected),
+            "train pairs": len(splits["train"]),
+            "test pairs": len(splits["test"]),
+        }
+        stats: dict[str, Any] = {
+            "config": _config_json(config),
+            "out_dir": str(out_dir),
+            "bfcl_eval_version": _bfcl_version(),
+            "samplers": [sampler.name for sampler in samplers],
+            "counts": stage_counts,
+            "difficulty": difficulty.counts(),
+            "skipped": log.to_json(),
+            "skipped_total": log.total,
+            "distributions": {
+                "pool": {axis: dict(counts) for axis, counts in pool_dist.items()},
+                "selected": {axis: dict(counts) for axis, counts in selected_dist.items()},
+            },
+            "files": written,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        if not selected:
+            # nothing to train on: the old build (if any) stays as it was, nothing is written
+            print_summary(console, stage_counts, pool_dist, selected_dist, buckets, log, {}, out_dir)
+            return BuildResult(out_dir, stats, splits, files=[])
+        (staging / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+        publish(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # only left when the build failed before publishing
     print_summary(
         console,
         stage_counts,
@@ -443,4 +496,5 @@ def run_pipeline(
         {name: info["rows"] for name, info in written.items()},
         out_dir,
     )
-    return BuildResult(out_dir, stats, splits)
+    files = sorted(path.name for path in out_dir.iterdir() if path.is_file())
+    return BuildResult(out_dir, stats, splits, files=files)

@@ -60,37 +60,149 @@ def source_name_for(path: Path) -> str:
     return _BFCL_STEM.sub("", name)
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+def _read_bytes(path: Path) -> bytes:
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    return path.read_bytes()
 
 
-def _iter_json_file(path: Path, log: IssueLog, name: str | None = None) -> Iterator[tuple[Any, str]]:
-    """JSON lines, or one JSON array of rows (``.json`` files holding a list)."""
-    name = name or str(path)
-    with _open_text(path) as handle:
-        text = handle.read()
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as error:
-            log.skip("read", "invalid_json", name, detail=str(error))
-            return
-        if not isinstance(rows, list):
-            log.skip("read", "not_a_list_of_rows", name, detail=f"found {type(rows).__name__}")
-            return
-        for index, row in enumerate(rows):
-            yield row, f"{name}, row {index}"
-        return
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+"""``surrogateescape`` turns each byte that is not UTF-8 into one of these code points."""
+
+
+def _bad_utf8_detail(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"byte 0x{data[error.start]:02x} at byte {error.start + 1} of the line is not UTF-8"
+    return "not UTF-8"
+
+
+def _iter_json_lines(data: bytes, name: str, log: IssueLog) -> Iterator[tuple[Any, str]]:
+    """One JSON value per line. Lines are split on ``\n`` only: ``str.splitlines`` also splits on
+    U+2028/U+2029 (and ``\x1c``-``\x1e``, ``\x85``), which JSON strings may hold unescaped."""
+    for line_no, raw_line in enumerate(data.split(b"\n"), start=1):
+        if not raw_line.strip():
             continue
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError:
+            log.skip("read", "invalid_utf8", f"{name}, line {line_no}", detail=_bad_utf8_detail(raw_line))
+            continue
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             log.skip("read", "invalid_json", f"{name}, line {line_no}", detail=str(error))
             continue
         yield row, f"{name}, line {line_no}"
+
+
+def _skip_value(text: str, position: int) -> int:
+    """Index of the ``,`` or ``]`` ending the (malformed) array element at ``position``, or ``len(text)``.
+
+    Brackets and strings are tracked, so a comma inside a nested object or a string does not end it.
+    """
+    depth = 0
+    in_string = escaped = False
+    for index in range(position, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            if depth == 0:
+                return index
+            depth -= 1
+        elif char == "," and depth == 0:
+            return index
+    return len(text)
+
+
+def _iter_json_array(data: bytes, name: str, log: IssueLog) -> Iterator[tuple[Any, str]]:
+    """Elements of one JSON array, each decoded on its own: a bad element (invalid JSON, bytes that
+    are not UTF-8) is one counted skip naming its row and line, and the elements after it are read."""
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    position = _WHITESPACE.match(text, 0).end() + 1  # past "["
+    line, counted_to = 1, 0
+    index = 0
+
+    def line_at(offset: int) -> int:
+        nonlocal line, counted_to
+        line += text.count("\n", counted_to, offset)
+        counted_to = offset
+        return line
+
+    position = _WHITESPACE.match(text, position).end()
+    if text.startswith("]", position):
+        return
+    while True:
+        start = _WHITESPACE.match(text, position).end()
+        where = f"{name}, row {index}"
+        if start >= len(text):
+            log.skip("read", "invalid_json", where, detail=f"line {line_at(start)}: the array is not closed")
+            return
+        try:
+            row, end = _DECODER.raw_decode(text, start)
+            problem = None
+        except json.JSONDecodeError as error:
+            row, end, problem = None, _skip_value(text, start), str(error)
+        after = _WHITESPACE.match(text, end).end()
+        if problem is None and not text.startswith((",", "]"), after):
+            problem = f"expected ',' or ']' after the element, found {text[after : after + 20]!r}"
+            end = after = _skip_value(text, after)
+        if problem is not None:
+            log.skip(
+                "read", "invalid_json", where, detail=f"element starting on line {line_at(start)}: {problem}"
+            )
+        elif _ESCAPED_BYTE.search(text, start, end):
+            bad = _ESCAPED_BYTE.search(text, start, end)
+            assert bad is not None
+            byte = ord(bad.group(0)) - 0xDC00
+            log.skip(
+                "read",
+                "invalid_utf8",
+                where,
+                detail=f"byte 0x{byte:02x} on line {line_at(bad.start())} is not UTF-8",
+            )
+        else:
+            yield row, where
+        index += 1
+        if after >= len(text):
+            log.skip("read", "invalid_json", f"{name}, row {index}", detail="the array is not closed")
+            return
+        if text[after] == "]":
+            rest = _WHITESPACE.match(text, after + 1).end()
+            if rest < len(text):
+                log.skip("read", "invalid_json", name, detail=f"line {line_at(rest)}: data after the array")
+            return
+        position = after + 1
+
+
+def _iter_json_file(path: Path, log: IssueLog, name: str | None = None) -> Iterator[tuple[Any, str]]:
+    """JSON lines, or one JSON array of rows (``.json`` files holding a list)."""
+    name = name or str(path)
+    try:
+        data = _read_bytes(path)
+    except (OSError, EOFError) as error:  # a truncated or corrupt .gz, an unreadable file
+        log.skip("read", "unreadable_file", name, detail=str(error))
+        return
+    if data.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
+        yield from _iter_json_array(data, name, log)
+    else:
+        yield from _iter_json_lines(data, name, log)
 
 
 def _iter_parquet_file(path: Path, name: str) -> Iterator[tuple[Any, str]]:
@@ -132,7 +244,9 @@ def read_file(path: Path, log: IssueLog, name: str | None = None) -> Iterator[Ra
     rows = _iter_parquet_file(path, name) if path.suffix == ".parquet" else _iter_json_file(path, log, name)
     source = source_name_for(path)
     answers: dict[str, Any] | None = None
+    skips_before, seen_rows = log.total, 0
     for row, where in rows:
+        seen_rows += 1
         if not isinstance(row, dict):
             log.skip("read", "not_an_object", where, detail=f"found {type(row).__name__}")
             continue
@@ -142,6 +256,8 @@ def read_file(path: Path, log: IssueLog, name: str | None = None) -> Iterator[Ra
             if str(row.get("id")) in answers:
                 row = {**row, "ground_truth": answers[str(row.get("id"))]}
         yield RawRow(row, where, source)
+    if seen_rows == 0 and log.total == skips_before:
+        log.skip("read", "empty_file", name, detail="the file holds no rows")
 
 
 def parse_hub_spec(spec: str) -> tuple[str, str | None, str]:

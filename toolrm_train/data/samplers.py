@@ -13,8 +13,9 @@
   seeded per-context term), so strong profiles solve easy contexts, weak ones fail hard ones,
   and difficulty-aware filtering has real work to do.
 
-Every sampler is deterministic given its seed; samples are keyed by context id and cached by the
-pipeline, so a re-run skips contexts already sampled.
+Every sampler is deterministic given its seed; the pipeline caches samples under a key made of the
+context's content and the sampler's fingerprint, so a re-run skips contexts already sampled and an
+edited context is sampled again.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ class PolicySampler:
     def fingerprint(self) -> str:
         return (
             f"policy|{self.model}|{self.backend}|t={self.temperature}|p={self.top_p}|max={self.max_new_tokens}"
-            f"|seed={self.seed}|think={self.enable_thinking}|dtype={self.dtype}"
+            f"|seed={self.seed}|think={self.enable_thinking}|dtype={self.dtype}|prompt<={self.max_prompt_tokens}"
         )
 
     def _prompts(

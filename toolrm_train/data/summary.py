@@ -79,6 +79,9 @@ def print_summary(
         skipped.add_row(f"{entry['stage']}: {entry['reason']}", f"{entry['count']:,}", example)
     console.print(skipped)
 
+    if not outputs:
+        console.print(f"[bold]no files written[/]: {out_dir} is unchanged")
+        return
     files = Table(title=f"outputs in {out_dir}")
     files.add_column("file", overflow="fold")
     files.add_column("rows", justify="right")
