@@ -35,6 +35,17 @@ class Verdict:
     valid: bool
     error_type: str
     """The checker's ``error_type`` for an invalid response; ``""`` for a valid one."""
+    message: str = ""
+    """The checker's own error message(s) for an invalid response, joined by newlines; ``""`` for a
+    valid one (the self-correction oracle critic hands it to the reviser)."""
+
+
+def _error_message(result: dict) -> str:
+    """BFCL reports errors as a string or a list of strings (``error``, ``error_message``)."""
+    error = result.get("error", result.get("error_message", ""))
+    if isinstance(error, list | tuple):
+        return "\n".join(str(part) for part in error)
+    return str(error)
 
 
 class CheckerCrashedError(RuntimeError):
@@ -58,7 +69,7 @@ def check_single_turn_calls(item: BfclItem, calls: Sequence[ToolCall]) -> Verdic
         raise CheckerCrashedError(f"ast_checker raised on {item.id}: {error!r}") from error
     if result["valid"]:
         return Verdict(True, "")  # a valid result may still carry error_type "...:unclear"
-    return Verdict(False, str(result["error_type"]))
+    return Verdict(False, str(result["error_type"]), _error_message(result))
 
 
 def executable_call_strings(calls: Sequence[ToolCall], tool_names: set[str]) -> list[str]:
@@ -93,7 +104,7 @@ def check_multi_turn_calls(item: BfclItem, turn_index: int, calls: Sequence[Tool
             ) from error
     if result["valid"]:
         return Verdict(True, "")
-    return Verdict(False, str(result["error_type"]))
+    return Verdict(False, str(result["error_type"]), _error_message(result))
 
 
 def check_calls(item: BfclItem, turn_index: int, calls: Sequence[ToolCall]) -> Verdict:

@@ -1,0 +1,196 @@
+"""Self-correction tasks through real lm-eval runs with scripted critics and revisers.
+
+The scripted model reads each item's truth, so every metric it earns is known exactly; a wrong
+aggregation, a dropped unparseable item, or a reviser that is not the one declared shows up as a
+wrong number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lm_eval
+import pytest
+from lm_eval.tasks import TaskManager
+from scripted_selfcorrect import BROKEN_CALL, ScriptedSelfCorrection
+
+from harness_tasks import TASKS_DIR
+from harness_tasks.trbench_selfcorrect.dataset import load_selfcorrect
+from harness_tasks.trbench_selfcorrect.items import data_build
+
+
+LIMIT = 60
+
+
+@pytest.fixture(scope="module")
+def task_manager() -> TaskManager:
+    return TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+
+
+@pytest.fixture(scope="module")
+def first_items() -> list[dict]:
+    """The documents a ``--limit LIMIT`` run evaluates, read independently of lm-eval."""
+    return list(load_selfcorrect(data_build=data_build())["test"].select(range(LIMIT)))
+
+
+def run(task_manager, task: str, critic: str, reviser: str, metadata: dict | None = None) -> dict:
+    model = ScriptedSelfCorrection(critic=critic, reviser=reviser)
+    if metadata:  # as the CLI's --metadata does: merged into every task's metadata
+        task_manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
+    results = lm_eval.simple_evaluate(
+        model=model,
+        tasks=[task],
+        task_manager=task_manager,
+        limit=LIMIT,
+        bootstrap_iters=0,
+        log_samples=False,
+    )
+    metrics = {key.removesuffix(",none"): value for key, value in results["results"][task].items()}
+    metrics["model_calls"] = model.calls
+    return metrics
+
+
+def share_correct(items: list[dict]) -> float:
+    return sum(item["candidate_correct"] for item in items) / len(items)
+
+
+def test_the_limited_run_mixes_correct_and_wrong_candidates(first_items):
+    assert 0.2 < share_correct(first_items) < 0.6  # otherwise the checks below prove little
+
+
+@pytest.mark.parametrize(
+    ("task", "critic"),
+    [
+        ("trbench_selfcorrect_think", "always_incorrect"),
+        ("trbench_selfcorrect_no_think", "always_incorrect"),
+        ("trbench_selfcorrect_single_think", "always_incorrect"),
+        ("trbench_selfcorrect_no_critic_think", "garbage"),
+        ("trbench_selfcorrect_oracle_think", "garbage"),
+    ],
+)
+def test_a_reviser_returning_the_ground_truth_scores_one(task_manager, first_items, task, critic):
+    metrics = run(task_manager, task, critic, "ground_truth")
+    assert metrics["acc_at_round_1"] == 1.0
+    assert metrics["fixed_rate"] == 1.0
+    assert metrics["broken_rate"] == 0.0
+    assert metrics["acc_at_round_0"] == pytest.approx(share_correct(first_items))
+    assert metrics["n_problems"] == LIMIT
+    assert metrics["revision_parse_rate"] == 1.0
+
+
+def test_an_echoing_reviser_keeps_the_candidates_accuracy(task_manager, first_items):
+    metrics = run(task_manager, "trbench_selfcorrect_no_critic_think", "garbage", "echo")
+    assert metrics["acc_at_round_1"] == pytest.approx(share_correct(first_items))
+    assert metrics["acc_at_round_1"] == metrics["acc_at_round_0"]
+    assert metrics["fixed_rate"] == 0.0
+    assert metrics["broken_rate"] == 0.0
+    assert metrics["delta_acc"] == 0.0
+    assert metrics["revision_rate"] == 1.0
+    assert math.isnan(metrics["verdict_acc"])  # no critic in this protocol
+    # text-answer candidates echoed are no valid revision of a tool-call item: counted, not dropped
+    text_candidates = sum("<tool_call>" not in item["candidate"] for item in first_items)
+    assert metrics["unparsed_revisions"] == text_candidates
+    assert metrics["revision_parse_rate"] == pytest.approx(1 - text_candidates / LIMIT)
+
+
+def test_an_echoing_reviser_after_a_flagging_critic_changes_nothing(task_manager, first_items):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "always_incorrect", "echo")
+    assert metrics["acc_at_round_1"] == pytest.approx(share_correct(first_items))
+    assert metrics["fixed_rate"] == 0.0 and metrics["broken_rate"] == 0.0
+    assert metrics["flag_rate"] == 1.0 and metrics["revision_rate"] == 1.0
+
+
+def test_a_critic_calling_everything_correct_scores_the_share_of_correct_candidates(
+    task_manager, first_items
+):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "always_correct", "break")
+    assert metrics["verdict_acc"] == pytest.approx(share_correct(first_items))
+    assert metrics["flag_rate"] == 0.0
+    assert metrics["revision_rate"] == 0.0
+    assert metrics["acc_at_round_1"] == metrics["acc_at_round_0"]  # nothing revised, so nothing broken
+    assert metrics["reviser_output_tokens"] == 0.0
+    assert metrics["model_calls"] == ["critic"] * LIMIT
+
+
+def test_a_right_critic_and_a_breaking_reviser(task_manager, first_items):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "truth", "break")
+    assert metrics["verdict_acc"] == 1.0
+    assert metrics["broken_rate"] == 0.0  # correct candidates are never sent to the reviser
+    assert metrics["fixed_rate"] == 0.0
+    assert metrics["acc_at_round_1"] == pytest.approx(share_correct(first_items))
+    wrong = sum(not item["candidate_correct"] for item in first_items)
+    assert metrics["model_calls"].count("reviser") == wrong
+
+
+def test_a_reviser_that_breaks_every_call_has_broken_rate_one(task_manager):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "always_incorrect", "break")
+    assert metrics["broken_rate"] == 1.0
+    assert metrics["fixed_rate"] == 0.0
+    assert metrics["acc_at_round_1"] == 0.0
+    assert metrics["broken_rate_simple"] == 1.0
+
+
+def test_unparseable_critiques_are_counted_and_scored_as_the_candidate(task_manager, first_items):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "garbage", "ground_truth")
+    assert metrics["n_problems"] == LIMIT
+    assert metrics["critique_parse_rate"] == 0.0
+    assert metrics["unparsed_critiques"] == LIMIT
+    assert metrics["verdict_acc"] == 0.0  # no verdict is never a right verdict
+    assert metrics["acc_at_round_1"] == pytest.approx(share_correct(first_items))
+    assert metrics["revision_rate"] == 0.0
+
+
+def test_unparseable_revisions_are_counted_and_scored_as_the_candidate(task_manager, first_items):
+    for task in ("trbench_selfcorrect_think", "trbench_selfcorrect_single_no_think"):
+        metrics = run(task_manager, task, "always_incorrect", "garbage")
+        assert metrics["n_problems"] == LIMIT
+        assert metrics["revision_parse_rate"] == 0.0
+        assert metrics["unparsed_revisions"] == LIMIT
+        assert metrics["acc_at_round_1"] == pytest.approx(share_correct(first_items))
+        assert metrics["broken_rate"] == 0.0
+
+
+def test_a_declared_reviser_model_revises_instead_of_the_critic(task_manager):
+    # the model under test would echo; the declared policy model (same backend class) returns the truth
+    metrics = run(
+        task_manager,
+        "trbench_selfcorrect_think",
+        "always_incorrect",
+        "echo",
+        metadata={"reviser_model_args": "critic=garbage,reviser=ground_truth"},
+    )
+    assert metrics["acc_at_round_1"] == 1.0
+    assert metrics["model_calls"] == ["critic"] * LIMIT  # the model under test only critiqued
+
+
+def test_output_tokens_are_counted_per_item(task_manager):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "always_incorrect", "break")
+    critique = ScriptedSelfCorrection(critic="always_incorrect")._critique({})
+    assert metrics["critic_output_tokens"] == len(critique.split())  # no tokenizer: whitespace words
+    broken = len(BROKEN_CALL.split())
+    assert metrics["reviser_output_tokens"] == broken  # every item revised with the broken call
+    assert metrics["total_output_tokens"] == metrics["critic_output_tokens"] + broken
+
+
+def test_per_error_type_and_category_metrics(task_manager, first_items):
+    metrics = run(task_manager, "trbench_selfcorrect_think", "truth", "ground_truth")
+    operators = {item["error_operator"] for item in first_items if item["error_operator"]}
+    for operator in operators:
+        assert metrics[f"fixed_rate_{operator}"] == 1.0
+        assert metrics[f"verdict_acc_{operator}"] == 1.0
+    categories = {item["category"] for item in first_items}
+    for category in categories:
+        chosen = [item for item in first_items if item["category"] == category]
+        assert metrics[f"acc_at_round_0_{category}"] == pytest.approx(share_correct(chosen))
+        assert metrics[f"acc_at_round_1_{category}"] == 1.0
+
+
+def test_system_instruction_is_refused_with_a_clear_message(task_manager):
+    with pytest.raises(ValueError, match="system_instruction is not supported"):
+        lm_eval.simple_evaluate(
+            model=ScriptedSelfCorrection(),
+            tasks=["trbench_selfcorrect_think"],
+            task_manager=task_manager,
+            limit=2,
+            system_instruction="be nice",
+        )
