@@ -9,9 +9,11 @@ cannot misalign the two orders. Definitions (checked against all rows of the pap
 - ``avg``: unweighted mean of the per-category accuracies;
 - ``acc_<category>``: pair accuracy within one category (NaN when the run has none of it).
 
-Beyond the reference: parse rates, position consistency (the same underlying response picked in
-both orders, right or wrong), first-position preference among valid answers, and standard errors
-(binomial for accuracies and rates; for ``avg`` the categories' errors combined in quadrature).
+Beyond the reference: the reference parser's strict-match rate, the rate at which the reference
+and final-answer parsers disagree (:mod:`harness_tasks.judgment`), parse rates, position
+consistency (the same underlying response picked in both orders, right or wrong), first-position
+preference among valid answers, and standard errors (binomial for accuracies and rates; for
+``avg`` the categories' errors combined in quadrature).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from harness_tasks.categories import CATEGORY_NAMES
 
 
 Record = Sequence
-"""``[pair_id, category, ground_truth, answer, match, overlong_pairs_skipped]`` as JSON-friendly list."""
+"""``[pair_id, category, ground_truth, answer, match, overlong_pairs_skipped, strict_matched,
+other_answer, context_pairs_skipped]`` as a JSON-friendly list (see :class:`JudgedRow`)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,14 @@ class JudgedRow:
     match: str
     """``"strict"``, ``"soft"`` or ``"none"`` (see :func:`harness_tasks.judgment.parse_choice`)."""
     overlong_pairs_skipped: int = 0
+    """Pairs the loader skipped for exceeding the reference's prompt limit (same on every row)."""
+    strict_matched: bool = False
+    """The reference parse's strict pattern matched, whatever its content (its own diagnostic)."""
+    other_answer: str | None = None
+    """The answer the other parse mode reads (``reference`` vs ``final_answer``)."""
+    context_pairs_skipped: int = 0
+    """Pairs the loader skipped because a prompt does not fit the model's context with the
+    generation budget (same on every row)."""
 
     def to_record(self) -> list:
         return [
@@ -47,6 +58,9 @@ class JudgedRow:
             self.answer,
             self.match,
             self.overlong_pairs_skipped,
+            self.strict_matched,
+            self.other_answer,
+            self.context_pairs_skipped,
         ]
 
     @classmethod
@@ -56,6 +70,11 @@ class JudgedRow:
     @property
     def correct(self) -> bool:
         return self.answer == self.ground_truth
+
+    @property
+    def parsers_disagree(self) -> bool:
+        """The two parse modes read different answers (one of them possibly none)."""
+        return self.answer != self.other_answer
 
 
 @dataclass(frozen=True)
@@ -213,6 +232,11 @@ def skipped_overlong(records: list[Record]) -> int:
     return max((JudgedRow.from_record(r).overlong_pairs_skipped for r in records), default=0)
 
 
+def skipped_context(records: list[Record]) -> int:
+    """Pairs the loader skipped because a prompt would not fit the model's context (every row)."""
+    return max((JudgedRow.from_record(r).context_pairs_skipped for r in records), default=0)
+
+
 def _correct(pair: JudgedPair) -> bool:
     return pair.correct
 
@@ -225,6 +249,10 @@ PROPORTIONS: dict[str, tuple[Counter, bool]] = {
     # outputs whose answer only the soft fallback pattern found
     "soft_parse_rate": (_rows_where(lambda row: row.match == "soft"), False),
     "invalid_rate": (_rows_where(lambda row: row.answer is None), False),
+    # the reference's own diagnostic: the strict pattern matched, valid answer or not
+    "strict_match_rate": (_rows_where(lambda row: row.strict_matched), True),
+    # rows where the reference parse and the final-answer parse read different answers
+    "parse_disagreement_rate": (_rows_where(lambda row: row.parsers_disagree), False),
     "position_consistency": (_pairs_where(lambda pair: pair.consistent), True),
     # among valid answers; 0.5 for a judge without position bias
     "first_position_rate": (
@@ -251,6 +279,7 @@ def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
     table["n_pairs"] = (n_pairs, True)
     table["incomplete_pairs"] = (incomplete_pairs, False)
     table["skipped_overlong"] = (skipped_overlong, False)
+    table["skipped_context"] = (skipped_context, False)
     return table
 
 

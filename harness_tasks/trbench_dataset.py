@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORY_NAMES, resolve_category
 from harness_tasks.judge_prompts import check_variant, pairwise_prompt_messages
+from harness_tasks.judgment import DEFAULT_PARSE_MODE, check_parse_mode
 
 
 if TYPE_CHECKING:  # imported where used: reading the embedded pairs needs no `datasets`
@@ -35,6 +36,9 @@ EMBEDDED_PAIRS_FILE = TASKS_DIR / "trbench_bfcl" / "data" / "trbench_bfcl_pairs.
 HUB_DATASET = "RioLee/TRBench-BFCL"
 HUB_FILES = {"think": "trbench_test_think.parquet", "no_think": "trbench_test_no_think.parquet"}
 DEFAULT_MAX_PROMPT_TOKENS = 32768
+"""The reference evaluation's MAX_PROMPT_LEN."""
+DEFAULT_MAX_GEN_TOKENS = 8192
+"""The reference evaluation's MAX_RESPONSE_LEN; the tasks' ``max_gen_toks``."""
 ORDERS = ("both", "original")
 """``both``: each pair in both position orders (judges); ``original``: once, chosen first (scalar RMs)."""
 
@@ -67,6 +71,7 @@ def read_pairs(path: Path | None = None) -> list[dict[str, Any]]:
             f"embedded TRBench-BFCL data not found at {path}; rebuild it with `toolrm-build-trbench`"
         )
     pairs = []
+    first_line_of: dict[int, int] = {}
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as lines:
         for line_no, line in enumerate(lines, start=1):
@@ -75,8 +80,20 @@ def read_pairs(path: Path | None = None) -> list[dict[str, Any]]:
             except json.JSONDecodeError as error:
                 raise DataFormatError(f"{path}, line {line_no}: not valid JSON ({error})") from None
             _validate_pair(pair, f"{path}, line {line_no}")
+            if pair["uuid"] in first_line_of:
+                raise DataFormatError(
+                    f"{path}, line {line_no}: field 'uuid' repeats {pair['uuid']} "
+                    f"(first seen on line {first_line_of[pair['uuid']]}); each pair needs its own uuid"
+                )
+            first_line_of[pair["uuid"]] = line_no
             pairs.append(pair)
+    if not pairs:
+        raise DataFormatError(f"{path}: the file holds no pairs (expected one JSON object per line)")
     return pairs
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _validate_pair(pair: Any, where: str) -> None:
@@ -85,6 +102,15 @@ def _validate_pair(pair: Any, where: str) -> None:
     for field in PAIR_FIELDS:
         if field not in pair:
             raise DataFormatError(f"{where}: missing field {field!r}")
+    if not _is_int(pair["uuid"]) or pair["uuid"] < 0:
+        raise DataFormatError(
+            f"{where}: field 'uuid' must be a non-negative integer, found {pair['uuid']!r} "
+            f"({type(pair['uuid']).__name__})"
+        )
+    if "extra_info" in pair and not isinstance(pair["extra_info"], dict):
+        raise DataFormatError(
+            f"{where}: field 'extra_info' must be an object, found {type(pair['extra_info']).__name__}"
+        )
     for field in ("chosen_response", "reject_response", "task_source"):
         if not isinstance(pair[field], str):
             raise DataFormatError(
@@ -116,6 +142,7 @@ def expand_pair(
     ):
         extra_info = dict(pair.get("extra_info") or {})
         extra_info |= {
+            "uuid": pair["uuid"],
             "index": pair["uuid"] + order * total_pairs,
             "original_index": pair["uuid"],
             "task_source": pair["task_source"],
@@ -148,29 +175,86 @@ def _hub_field(row: dict[str, Any], field: str, where: str) -> Any:
     raise DataFormatError(f"{where}: missing field {field!r} (looked at the top level and in extra_info)")
 
 
+def _release_uuid(row: dict[str, Any], where: str) -> int:
+    """The pair key both orders of a released row certainly share: ``extra_info.uuid``.
+
+    A top-level ``uuid`` is accepted when ``extra_info`` has none, and must agree when both exist.
+    ``original_index`` is never used: nothing proves it equal across the two orders.
+    """
+    extra = row["extra_info"]
+    candidates = {
+        name: value
+        for name, value in (("extra_info.uuid", extra.get("uuid")), ("uuid", row.get("uuid")))
+        if value is not None
+    }
+    if not candidates:
+        raise DataFormatError(f"{where}: missing field 'extra_info.uuid' (the key pairing the two orders)")
+    for name, value in candidates.items():
+        if not _is_int(value):
+            raise DataFormatError(
+                f"{where}: field {name!r} must be an integer, found {value!r} ({type(value).__name__})"
+            )
+    if len(set(candidates.values())) > 1:
+        raise DataFormatError(f"{where}: fields 'extra_info.uuid' and 'uuid' disagree: {candidates}")
+    return next(iter(candidates.values()))
+
+
 def normalise_release_rows(rows: Iterable[dict[str, Any]], source: str) -> list[dict[str, Any]]:
-    """Give released rows the fields our hooks read; pair them by original index, not position."""
+    """Validate released rows and give them the fields our hooks read; pair them by uuid.
+
+    Every row is checked here, before any generation: ``extra_info`` an object, an integer
+    ``uuid``, a ``1``/``2`` ground truth, one prompt message; each uuid exactly once per order and
+    in both orders; at least one row. The first problem raises, naming the row and field.
+    """
     normalised = []
+    seen: dict[tuple[int, str], int] = {}
     for index, row in enumerate(rows):
         where = f"{source}, row {index}"
-        pair_key = row.get("extra_info", {}).get("original_index", row.get("uuid"))
-        if pair_key is None:
+        if not isinstance(row.get("extra_info"), dict):
+            found = row.get("extra_info")
             raise DataFormatError(
-                f"{where}: missing field 'extra_info.original_index' (or 'uuid') to pair orders by"
+                f"{where}: field 'extra_info' must be an object holding 'uuid', found "
+                f"{'null' if found is None else type(found).__name__}"
             )
+        uuid = _release_uuid(row, where)
         ground_truth = str((row.get("reward_model") or {}).get("ground_truth", "")).strip()
         if ground_truth not in ("1", "2"):
             raise DataFormatError(
                 f"{where}: field 'reward_model.ground_truth' must be '1' or '2', found {ground_truth!r}"
             )
+        if (uuid, ground_truth) in seen:
+            raise DataFormatError(
+                f"{where}: field 'extra_info.uuid' repeats {uuid} with ground truth {ground_truth} "
+                f"(first seen at row {seen[uuid, ground_truth]}); each pair needs one row per order"
+            )
+        seen[uuid, ground_truth] = index
         prompt = row.get("prompt")
-        if not isinstance(prompt, list) or len(prompt) != 1 or not isinstance(prompt[0].get("content"), str):
+        if (
+            not isinstance(prompt, list)
+            or len(prompt) != 1
+            or not isinstance(prompt[0], dict)
+            or not isinstance(prompt[0].get("content"), str)
+        ):
             raise DataFormatError(
                 f"{where}: field 'prompt' must be a list holding one message with a 'content' string"
             )
         category = _hub_field(row, "task_source", where)
-        resolve_category(category)
-        normalised.append({**row, "pair_id": str(pair_key), "task_source": category})
+        if not isinstance(category, str):
+            raise DataFormatError(f"{where}: field 'task_source' must be a string, found {category!r}")
+        try:
+            category = resolve_category(category).name
+        except ValueError as error:
+            raise DataFormatError(f"{where}: field 'task_source': {error}") from None
+        normalised.append({**row, "pair_id": str(uuid), "task_source": category})
+    if not normalised:
+        raise DataFormatError(f"{source}: no rows")
+    for (uuid, ground_truth), index in seen.items():
+        partner = "2" if ground_truth == "1" else "1"
+        if (uuid, partner) not in seen:
+            raise DataFormatError(
+                f"{source}, row {index}: field 'extra_info.uuid' {uuid} has no row with ground truth "
+                f"{partner}; both position orders of every pair must be present"
+            )
     return normalised
 
 
@@ -197,39 +281,147 @@ def stratified_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
-def _prompt_token_counter(tokenizer_name: str | None):
+def _load_tokenizer(tokenizer_name: str | None):
     if not tokenizer_name:
         return None
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+        return AutoTokenizer.from_pretrained(tokenizer_name)
     except Exception as error:  # offline, gated, or not a tokenizer: say so instead of guessing
         log.warning("overlong-prompt filter disabled: cannot load tokenizer %r (%s)", tokenizer_name, error)
         return None
-    return lambda texts: [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def model_max_length(model_name: str | None, tokenizer: Any, declared: int | None = None) -> int | None:
+    """The judge's context length, as lm-eval's ``hf``/``vllm`` models resolve it.
+
+    ``declared`` is the ``max_length`` / ``max_model_len`` model argument when given (lm-eval uses
+    it as is); otherwise the model config's positions (``n_positions``, ``max_position_embeddings``,
+    ``n_ctx``), then the tokenizer's ``model_max_length``; ``None`` when none says.
+    """
+    if declared:
+        return int(declared)
+    from lm_eval.models.utils import resolve_max_length
+
+    config = None
+    if model_name:
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(model_name)
+        except Exception as error:  # a tokenizer-only folder: fall back to the tokenizer's length
+            log.info("no model config at %r (%s); using the tokenizer's model_max_length", model_name, error)
+    length = resolve_max_length(config, tokenizer, default=0)
+    return length or None
+
+
+CONTENT_SLOT = "\x00toolrm-content\x00"
+BOUNDARY_MARGIN = 32
+"""Token pairs can merge across the template/content seams; rows whose estimate lands this close to
+the limit are rendered and counted exactly."""
+
+
+def chat_prompt_lengths(
+    tokenizer: Any,
+    rows: list[dict[str, Any]],
+    content_lengths: list[int],
+    limit: int,
+    chat_template_args: dict,
+) -> list[int]:
+    """Tokens of each prompt as the judge receives it, exact wherever it decides against ``limit``.
+
+    The prompt is rendered with the judge's chat template when it has one (lm-eval's
+    ``--apply_chat_template``), else it is the raw text. Tokenising every long prompt twice would
+    double the load time, so the length is the content's (already counted, ``content_lengths``,
+    without special tokens) plus the template's own tokens, and only rows within
+    :data:`BOUNDARY_MARGIN` of the limit are rendered and tokenised exactly.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "user", "content": CONTENT_SLOT}]
+        rendered = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, **chat_template_args
+        )
+        prefix, _, suffix = rendered.partition(CONTENT_SLOT)
+        overhead = sum(
+            len(tokenizer(part, add_special_tokens=False)["input_ids"]) for part in (prefix, suffix)
+        )
+
+        def render(row: dict[str, Any]) -> str:
+            return tokenizer.apply_chat_template(
+                row["prompt"], tokenize=False, add_generation_prompt=True, **chat_template_args
+            )
+    else:
+        overhead = len(tokenizer("", add_special_tokens=True)["input_ids"])
+
+        def render(row: dict[str, Any]) -> str:
+            return row["prompt"][0]["content"]
+
+    lengths = [n + overhead for n in content_lengths]
+    close = [i for i, n in enumerate(lengths) if abs(n - limit) <= BOUNDARY_MARGIN]
+    if close:
+        exact = tokenizer([render(rows[i]) for i in close], add_special_tokens=False)["input_ids"]
+        for i, ids in zip(close, exact, strict=True):
+            lengths[i] = len(ids)
+    return lengths
 
 
 def drop_overlong_pairs(
-    rows: list[dict[str, Any]], max_prompt_tokens: int, tokenizer_name: str | None
-) -> tuple[list[dict[str, Any]], int]:
-    """Skip whole pairs whose prompt (either order) exceeds the limit, as the reference skips rows.
+    rows: list[dict[str, Any]],
+    max_prompt_tokens: int,
+    tokenizer_name: str | None,
+    *,
+    context_limit: int | None = None,
+    chat_template_args: dict | None = None,
+    tokenizer: Any = None,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Skip whole pairs whose prompt (either order) is too long; never truncate one.
 
-    The reference counts tokens of the prompt text with the judge's tokenizer; without a tokenizer
-    nothing is skipped and a warning says so.
+    Two limits, counted apart: the reference's ``max_prompt_tokens``, measured as the reference
+    does (``tokenizer.encode(prompt[0]["content"])``: the raw prompt text, special tokens added);
+    and ``context_limit`` (the model's length minus the generation budget), measured on the prompt
+    the judge actually receives, so no prompt is ever left-truncated by the model. Returns the kept
+    rows, the pairs over the reference limit, and the other pairs over the context limit. Without
+    a tokenizer nothing is skipped and a warning says so.
     """
-    count_tokens = _prompt_token_counter(tokenizer_name)
-    if count_tokens is None:
+    tokenizer = tokenizer or _load_tokenizer(tokenizer_name)
+    if tokenizer is None:
         if tokenizer_name is None:
             log.warning(
                 "overlong-prompt filter disabled: no tokenizer known (pass pretrained= or tokenizer=)"
             )
-        return rows, 0
-    lengths = count_tokens([row["prompt"][0]["content"] for row in rows])
+        return rows, 0, 0
+    contents = [row["prompt"][0]["content"] for row in rows]
+    lengths = [len(ids) for ids in tokenizer(contents, add_special_tokens=True)["input_ids"]]
+    added_specials = len(tokenizer("", add_special_tokens=True)["input_ids"])
     too_long = {row["pair_id"] for row, n in zip(rows, lengths, strict=True) if n > max_prompt_tokens}
     if too_long:
-        log.warning("skipping %d pairs whose prompt exceeds %d tokens", len(too_long), max_prompt_tokens)
-    return [row for row in rows if row["pair_id"] not in too_long], len(too_long)
+        log.warning(
+            "skipping %d pairs whose prompt exceeds max_prompt_tokens=%d tokens",
+            len(too_long),
+            max_prompt_tokens,
+        )
+    no_room: set[str] = set()
+    if context_limit is not None:
+        keep = [i for i, row in enumerate(rows) if row["pair_id"] not in too_long]
+        candidates = [rows[i] for i in keep]
+        chat_lengths = chat_prompt_lengths(
+            tokenizer,
+            candidates,
+            [lengths[i] - added_specials for i in keep],
+            context_limit,
+            chat_template_args or {},
+        )
+        no_room = {r["pair_id"] for r, n in zip(candidates, chat_lengths, strict=True) if n > context_limit}
+        if no_room:
+            log.warning(
+                "skipping %d pairs whose prompt does not fit the model's context: more than %d tokens "
+                "(model length minus the generation budget); lm-eval would truncate them",
+                len(no_room),
+                context_limit,
+            )
+    dropped = too_long | no_room
+    return [row for row in rows if row["pair_id"] not in dropped], len(too_long), len(no_room)
 
 
 def _select_categories(task_categories: list[str] | None, categories: str | list[str] | None) -> set[str]:
@@ -280,6 +472,12 @@ def load_trbench_bfcl(
     data_build: str | None = None,
     pairs_file: str | None = None,
     orders: str = "both",
+    parse_mode: str = DEFAULT_PARSE_MODE,
+    max_gen_toks: int | str | None = None,
+    max_length: int | str | None = None,
+    max_model_len: int | str | None = None,
+    context_limit: int | str | None = None,
+    enable_thinking: bool | str | None = None,
     **_ignored: Any,
 ) -> dict[str, datasets.Dataset]:
     """lm-eval ``custom_dataset`` hook.
@@ -292,8 +490,16 @@ def load_trbench_bfcl(
     ``data_build`` must then be passed too, so results say which data they come from.
     ``orders="original"`` keeps one row per pair (chosen first, no judge prompt rendered) and
     skips the judge-prompt length filter, as the reference scalar-RM evaluation does.
+
+    ``parse_mode`` (``reference`` or ``final_answer``, see :mod:`harness_tasks.judgment`) is stored
+    on every document for the scoring hook. The context limit is the model's length
+    (``max_length`` / ``max_model_len`` model arguments, else the model config / tokenizer) minus
+    ``max_gen_toks`` (the task's generation budget; pass it in ``--metadata`` when overriding it
+    in ``--gen_kwargs``; ``toolrm-eval`` does that for you); ``context_limit`` sets it directly,
+    ``context_limit=0`` switches it off.
     """
     variant = check_variant(prompt_variant)
+    parse_mode = check_parse_mode(parse_mode)
     if orders not in ORDERS:
         raise ValueError(f"unknown orders {orders!r}; expected one of {', '.join(ORDERS)}")
     if source == "embedded":
@@ -306,13 +512,56 @@ def load_trbench_bfcl(
         raise ValueError(f"unknown TRBench-BFCL source {source!r}; expected 'embedded' or 'hub'")
     selected = _select_categories(task_categories, categories)
     kept = [row for row in rows if row["task_source"] in selected]
-    skipped = 0
+    skipped = no_room = 0
     if orders == "both":
         tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
-        kept, skipped = drop_overlong_pairs(kept, int(max_prompt_tokens), tokenizer_name)
+        loaded = _load_tokenizer(tokenizer_name)
+        limit = None
+        if loaded is not None:
+            limit = _context_limit(
+                pretrained, loaded, max_length or max_model_len, max_gen_toks, context_limit
+            )
+        think_args = {} if enable_thinking is None else {"enable_thinking": _as_bool(enable_thinking)}
+        kept, skipped, no_room = drop_overlong_pairs(
+            kept,
+            int(max_prompt_tokens),
+            tokenizer_name,
+            context_limit=limit,
+            chat_template_args=think_args,
+            tokenizer=loaded,
+        )
     ordered = stratified_order(kept)
     for row in ordered:
         row["overlong_pairs_skipped"] = skipped
+        row["context_pairs_skipped"] = no_room
+        row["parse_mode"] = parse_mode
     import datasets
 
     return {"test": datasets.Dataset.from_list(ordered)}
+
+
+def _as_bool(value: bool | str) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes")
+
+
+def _context_limit(
+    model_name: str | None,
+    tokenizer: Any,
+    declared_length: int | str | None,
+    max_gen_toks: int | str | None,
+    explicit: int | str | None,
+) -> int | None:
+    """Prompt tokens the judge can take without lm-eval left-truncating: length minus budget."""
+    if explicit is not None:
+        return int(explicit) or None
+    length = model_max_length(model_name, tokenizer, int(declared_length) if declared_length else None)
+    if length is None:
+        log.warning("context-limit filter disabled: the model's maximum length is unknown")
+        return None
+    budget = int(max_gen_toks) if max_gen_toks is not None else DEFAULT_MAX_GEN_TOKENS
+    if budget >= length:
+        raise ValueError(
+            f"the generation budget max_gen_toks={budget} leaves no room for a prompt in the model's "
+            f"{length} tokens; lower max_gen_toks (in --gen_kwargs and --metadata) or raise max_length"
+        )
+    return length - budget

@@ -68,10 +68,24 @@ def test_fixed_seed_coin_scores_about_a_quarter(task_manager):
     assert 0.4 < metrics["position_consistency"] < 0.6
 
 
-def test_answer_only_inside_reasoning_is_invalid(task_manager):
+def test_answer_only_inside_reasoning_counts_as_the_reference_counts_it(task_manager):
+    """The reference reads the first strict <choice> anywhere, reasoning included."""
     metrics = evaluate(task_manager, "decoy", limit=200)
-    assert metrics["invalid_rate"] == 1.0
-    assert metrics["w_avg"] == 0.0
+    assert (metrics["w_avg"], metrics["strict_match_rate"]) == (1.0, 1.0)
+    assert metrics["parse_disagreement_rate"] == 1.0  # the final-answer parse finds no answer
+
+
+def test_final_answer_parse_mode_from_metadata():
+    manager = TaskManager(
+        include_path=str(TASKS_DIR), include_defaults=False, metadata={"parse_mode": "final_answer"}
+    )
+    results = lm_eval.simple_evaluate(
+        model=ScriptedJudge(strategy="decoy"), tasks=["trbench_bfcl"], task_manager=manager, limit=200
+    )
+    metrics = {k.split(",")[0]: v for k, v in results["results"]["trbench_bfcl"].items() if "," in k}
+    assert (metrics["invalid_rate"], metrics["w_avg"], metrics["parse_disagreement_rate"]) == (1.0, 0.0, 1.0)
+    assert results["configs"]["trbench_bfcl"]["metadata"]["parse_mode"] == "final_answer"
+    assert results["configs"]["trbench_bfcl"]["metadata"]["version"] == 2.0
 
 
 def test_soft_matches_are_scored_and_counted(task_manager):

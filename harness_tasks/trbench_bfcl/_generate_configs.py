@@ -16,12 +16,13 @@ from harness_tasks.judge_prompts import PROMPT_VARIANTS
 from harness_tasks.pairwise_metrics import METRICS
 from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
 from harness_tasks.task_yaml import rendered_files as render_task_files
-from harness_tasks.trbench_dataset import HUB_DATASET, embedded_data_build
+from harness_tasks.trbench_dataset import DEFAULT_MAX_GEN_TOKENS, HUB_DATASET, embedded_data_build
 
 
 TASK_DIR = Path(__file__).resolve().parent
 BASE_FILE = "_trbench_bfcl_yaml"
-VERSION = 1.0
+VERSION = 2.0
+"""2.0: reference parse by default (strict-then-soft anywhere), context-limit skips, uuid pairing."""
 LIVE = [c.name for c in CATEGORIES if c.name.startswith("live_")]
 NON_LIVE_SINGLE_TURN = [c.name for c in CATEGORIES if not c.name.startswith(("live_", "multi_turn"))]
 
@@ -44,7 +45,7 @@ def base_config() -> dict:
             "temperature": 0.6,
             "top_p": 0.95,
             "top_k": 20,
-            "max_gen_toks": 8192,
+            "max_gen_toks": DEFAULT_MAX_GEN_TOKENS,
         },
         "metric_list": metric_list(METRICS),
         "metadata": {"version": VERSION, "data_build": embedded_data_build()},

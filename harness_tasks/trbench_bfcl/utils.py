@@ -4,7 +4,7 @@ lm-eval loads this file by path, so everything real lives in the ``harness_tasks
 is imported absolutely; these are thin adapters.
 """
 
-from harness_tasks.judgment import parse_choice
+from harness_tasks.judgment import DEFAULT_PARSE_MODE, PARSE_MODES, parse_choice
 from harness_tasks.pairwise_metrics import METRICS, JudgedRow
 from harness_tasks.trbench_dataset import load_trbench_bfcl
 
@@ -22,8 +22,15 @@ def doc_to_target(doc: dict) -> str:
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, list]:
-    """Every metric aggregates the same per-row record; pairing happens in the aggregations."""
-    parsed = parse_choice(results[0])
+    """Every metric aggregates the same per-row record; pairing happens in the aggregations.
+
+    Both parse modes read every output: the document's ``parse_mode`` (from ``--metadata``, default
+    ``reference``) is scored, the other one only feeds ``parse_disagreement_rate``.
+    """
+    mode = doc.get("parse_mode") or DEFAULT_PARSE_MODE
+    [other_mode] = [m for m in PARSE_MODES if m != mode]
+    parsed = parse_choice(results[0], mode=mode)
+    reference = parsed if mode == "reference" else parse_choice(results[0], mode="reference")
     record = JudgedRow(
         pair_id=doc["pair_id"],
         category=doc["task_source"],
@@ -31,6 +38,9 @@ def process_results(doc: dict, results: list[str]) -> dict[str, list]:
         answer=parsed.answer,
         match=parsed.match,
         overlong_pairs_skipped=doc["overlong_pairs_skipped"],
+        strict_matched=reference.strict_matched,
+        other_answer=parse_choice(results[0], mode=other_mode).answer,
+        context_pairs_skipped=doc.get("context_pairs_skipped", 0),
     ).to_record()
     return dict.fromkeys(METRICS, record)
 
