@@ -4,8 +4,10 @@ Example::
 
     toolrm-leaderboard results/ --models models.yaml --out leaderboard/ --with-paper
 
-Input problems (mixed task versions or data builds, missing metrics, duplicate runs) end the
-command with exit status 2 and one message naming the files; nothing is written then.
+Input problems (mixed task versions or data builds, missing metrics or metrics of the wrong type,
+duplicate runs, files that are not UTF-8 JSON) end the command with exit status 2 and one message
+naming the files; nothing is written then. Outputs are rendered in memory first and written only
+when all of them were made, each through a temporary file and a rename.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from toolrm_leaderboard.build import BuildOptions, build_tables
 from toolrm_leaderboard.combine import DEDUPE_RULES
 from toolrm_leaderboard.errors import LeaderboardInputError
 from toolrm_leaderboard.metadata import load_model_catalog
-from toolrm_leaderboard.plots import CHART_FORMATS, chart_svg_texts, write_charts
+from toolrm_leaderboard.output import write_files
+from toolrm_leaderboard.plots import CHART_FORMATS, chart_svg_texts, render_charts
 from toolrm_leaderboard.read import read_results
 from toolrm_leaderboard.render_html import render_html
 from toolrm_leaderboard.render_latex import render_latex_table
@@ -97,27 +100,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def render_outputs(
+    tables: list[Table], formats: list[str], title: str = DEFAULT_TITLE
+) -> dict[str, bytes | str]:
+    """Every requested format, rendered in memory: file name → content."""
+    files: dict[str, bytes | str] = {}
+    if "md" in formats:
+        files["leaderboard.md"] = render_markdown(tables)
+    if "tex" in formats:
+        files.update({f"{t.table_id}.tex": render_latex_table(t) for t in tables})
+    if "html" in formats:
+        charts = {t.table_id: chart_svg_texts(t) for t in tables}
+        files["leaderboard.html"] = render_html(tables, title, charts)
+    for table in tables:
+        files.update(render_charts(table, formats))
+    return files
+
+
 def write_outputs(
     tables: list[Table], out_dir: Path, formats: list[str], title: str = DEFAULT_TITLE
 ) -> list[Path]:
-    """Write every requested format; returns the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    if "md" in formats:
-        written.append(_write(out_dir / "leaderboard.md", render_markdown(tables)))
-    if "tex" in formats:
-        written += [_write(out_dir / f"{t.table_id}.tex", render_latex_table(t)) for t in tables]
-    if "html" in formats:
-        charts = {t.table_id: chart_svg_texts(t) for t in tables}
-        written.append(_write(out_dir / "leaderboard.html", render_html(tables, title, charts)))
-    for table in tables:
-        written += write_charts(table, out_dir, formats)
-    return written
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
+    """Write every requested format, all or nothing (see :mod:`toolrm_leaderboard.output`)."""
+    return write_files(out_dir, render_outputs(tables, formats, title))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ so a number or tag reads the same in the Markdown, LaTeX, HTML and terminal tabl
 
 from __future__ import annotations
 
+import re
+
 from toolrm_leaderboard.table import COUNT, DELTA, MARKER_LEGEND, MARKERS, Column, Row, Table
 
 
@@ -15,6 +17,15 @@ DASH = "–"
 REPORTED_TAG = "[reported]"
 PARTIAL_TAG = "[partial]"
 SAMPLE_TAG = "[sample]"
+
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Control characters and line breaks (also U+2028/U+2029) as one space: a model name is one line
+    in every output (a newline would end a Markdown table row or start a LaTeX paragraph)."""
+    return _LINE_BREAKS.sub(" ", text)
 
 
 def format_value(column: Column, value: float | int | None) -> str:

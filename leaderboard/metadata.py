@@ -84,6 +84,10 @@ def load_model_catalog(path: str | Path | None) -> ModelCatalog:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise LeaderboardInputError(f"cannot read model metadata {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise LeaderboardInputError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+        ) from error
     except yaml.YAMLError as error:
         raise LeaderboardInputError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(document, dict) or not isinstance(document.get("models"), dict):

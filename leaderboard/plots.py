@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # before pyplot: no display on CI or servers
 
 import matplotlib.pyplot as plt
 
-from toolrm_leaderboard.formatting import format_value, row_tags
+from toolrm_leaderboard.formatting import format_value, one_line, row_tags
 from toolrm_leaderboard.metadata import FAMILIES
 from toolrm_leaderboard.table import Row, Table
 
@@ -29,28 +29,49 @@ _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "toolrm-leaderboard"}
 """SVG text stays text (searchable, small, styled by the page); fixed ids keep files reproducible."""
 
 
-def write_charts(table: Table, out_dir: Path, formats: list[str]) -> list[Path]:
-    """The bar chart of the primary column, plus curves for Best-of-N-like tables, in each format."""
+def render_charts(table: Table, formats: list[str]) -> dict[str, bytes]:
+    """The bar chart of the primary column, plus curves for Best-of-N-like tables: file name → bytes.
+
+    Rendered in memory, so the caller can write every output only once all of them were made.
+    """
     formats = [f for f in formats if f in CHART_FORMATS]
     if not formats:
-        return []
+        return {}
     figures = {f"{table.table_id}_{table.primary}": bar_chart(table)}
     if table.x_label is not None:
         figures[f"{table.table_id}_curves"] = curve_chart(table)
-    written = []
+    rendered = {}
     for stem, figure in figures.items():
         if figure is None:
             continue
-        for extension in formats:
-            path = out_dir / f"{stem}.{extension}"
-            _save(figure, path, extension)
-            written.append(path)
-        plt.close(figure)
-    return written
+        try:
+            for extension in formats:
+                buffer = io.BytesIO()
+                _save(figure, buffer, extension)
+                rendered[f"{stem}.{extension}"] = buffer.getvalue()
+        finally:
+            plt.close(figure)
+    return rendered
+
+
+def write_charts(table: Table, out_dir: Path, formats: list[str]) -> list[Path]:
+    """:func:`render_charts` written into ``out_dir`` (each file written whole: temp file, then rename)."""
+    from toolrm_leaderboard.output import write_files
+
+    return write_files(out_dir, render_charts(table, formats))
 
 
 def row_label(row: Row) -> str:
-    return " ".join(part for part in (row.label, row.marker, *row_tags(row)) if part)
+    """The row's name as matplotlib plain text (see :func:`plain_text`)."""
+    return plain_text(" ".join(part for part in (row.label, row.marker, *row_tags(row)) if part))
+
+
+def plain_text(text: str) -> str:
+    """Text matplotlib draws literally: every ``$`` escaped, so no pair of them starts mathtext
+    (``$5 and $10`` stays as written, and ``$\\foo$`` cannot crash the chart), one line, and a
+    leading ``_`` (which hides a legend entry) preceded by a space."""
+    text = one_line(text).replace("$", "\\$")
+    return " " + text if text.startswith("_") else text
 
 
 def bar_chart(table: Table) -> plt.Figure | None:
@@ -135,6 +156,6 @@ def chart_svg_texts(table: Table) -> list[str]:
     return texts
 
 
-def _save(figure: plt.Figure, target: Path | io.StringIO, extension: str) -> None:
+def _save(figure: plt.Figure, target: Path | io.StringIO | io.BytesIO, extension: str) -> None:
     with plt.rc_context(_STYLE):
         figure.savefig(target, format=extension, bbox_inches="tight", **_SAVE_OPTIONS[extension])

@@ -94,7 +94,11 @@ def read_results_file(path: Path) -> tuple[list[TaskResult], list[str]]:
         if task is None:
             notes.append(f"{path}: task {name!r} is not a TRBench task; ignored")
             continue
-        metrics, stderr = _metric_values(reported)
+        if not isinstance(reported, dict):
+            raise LeaderboardInputError(
+                f"{path}: task {name}: 'results.{name}' is {type(reported).__name__}, expected an object"
+            )
+        metrics, stderr = _metric_values(path, name, reported)
         _check_metrics(path, task, metrics)
         n_rows = ((document.get("n-samples") or {}).get(name) or {}).get("effective")
         samples_logged = _count_logged_samples(path, name)
@@ -140,6 +144,11 @@ def _load_json(path: Path) -> dict:
         document = json.loads(path.read_text(encoding="utf-8"))  # lm-eval writes NaN; json reads it
     except OSError as error:
         raise LeaderboardInputError(f"cannot read {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise LeaderboardInputError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
+            "lm-eval writes UTF-8 JSON"
+        ) from error
     except json.JSONDecodeError as error:
         raise LeaderboardInputError(f"{path}: not valid JSON ({error})") from error
     if not isinstance(document, dict):
@@ -147,18 +156,31 @@ def _load_json(path: Path) -> dict:
     return document
 
 
-def _metric_values(reported: dict) -> tuple[dict[str, float | None], dict[str, float | None]]:
-    """Split ``"<metric>,none"`` keys into values and standard errors; NaN and "N/A" become None."""
+def _metric_values(
+    path: Path, task: str, reported: dict
+) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Split ``"<metric>,none"`` keys into values and standard errors; NaN and null become None, as
+    does a standard error of ``"N/A"`` (lm-eval's word for none). Any other type (a string, a
+    boolean, a list) is an error naming file, task and key: it would otherwise show as "not measured"
+    and silently unrank the row."""
     metrics: dict[str, float | None] = {}
     stderr: dict[str, float | None] = {}
     for key, value in reported.items():
         metric, _, filter_name = key.partition(",")
         if filter_name != FILTER:
             continue
-        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        if number is not None and math.isnan(number):
+        is_stderr = metric.endswith("_stderr")
+        if value is None or (is_stderr and value == "N/A"):
             number = None
-        if metric.endswith("_stderr"):
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = None if math.isnan(value) else value
+        else:
+            expected = 'a number, NaN or "N/A"' if is_stderr else "a number or NaN"
+            shown = f"{type(value).__name__} {value!r:.60}"
+            raise LeaderboardInputError(
+                f"{path}: task {task}: key {key!r} holds {shown}; expected {expected}"
+            )
+        if is_stderr:
             stderr[metric.removesuffix("_stderr")] = number
         else:
             metrics[metric] = number
@@ -263,5 +285,5 @@ def _count_logged_samples(results_file: Path, task: str) -> int | None:
     log = results_file.parent / f"samples_{task}_{time_stamp}.jsonl"
     if not log.is_file():
         return None
-    with log.open(encoding="utf-8") as lines:
+    with log.open("rb") as lines:  # counted as bytes: a log need not be UTF-8 to have lines
         return sum(1 for line in lines if line.strip())

@@ -6,7 +6,7 @@ The output is a ``table`` float meant for ``\\input``; it needs ``\\usepackage{b
 
 from __future__ import annotations
 
-from toolrm_leaderboard.formatting import DASH, format_value, legend_lines, row_tags
+from toolrm_leaderboard.formatting import DASH, format_value, legend_lines, one_line, row_tags
 from toolrm_leaderboard.table import DELTA, Row, Table
 
 
@@ -63,4 +63,5 @@ def latex_cells(table: Table, row: Row) -> list[str]:
 
 def escape_latex(text: str) -> str:
     # "--" would print as an en dash (e.g. in "--limit"); "-{}-" keeps two hyphens
+    text = one_line(text)  # a blank line inside a tabular cell is a paragraph break: a LaTeX error
     return "".join(_SPECIAL.get(char, char) for char in text.replace("--", "-\0-")).replace("\0", "{}")

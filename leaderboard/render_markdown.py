@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
+from toolrm_leaderboard.formatting import format_value, legend_lines, one_line, row_tags
 from toolrm_leaderboard.table import Row, Table
 
 
@@ -27,12 +27,12 @@ def render_markdown_table(table: Table) -> str:
         lines.extend(_line(markdown_cells(table, row)) for row in rows)
     lines += ["", "**Bold**: best; _italics_: second best.", *(f"{line}." for line in legend_lines(table))]
     if table.notes:
-        lines += ["", "Notes:", *(f"- {note}" for note in table.notes)]
+        lines += ["", "Notes:", *(f"- {escape_markdown(note)}" for note in table.notes)]
     return "\n".join(lines)
 
 
 def markdown_cells(table: Table, row: Row) -> list[str]:
-    name = _escape(row.label)
+    name = escape_markdown(row.label)
     name = f"**{name}**" if row.ours else name
     cells = [" ".join(part for part in (name, row.marker, *row_tags(row)) if part)]
     for column in table.columns:
@@ -46,6 +46,29 @@ def _line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _escape(text: str) -> str:
-    """Characters that would end a cell or start emphasis inside a model name."""
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKDOWN_PUNCTUATION = frozenset("\\`*[]|~$")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that a model name or note brings in, shown literally inside a table cell or list item.
+
+    One line (a line break would end the table row); ``<``, ``>``, ``&`` as HTML entities, so tags
+    and entities in a name stay inert text; ``\\`` and the characters that start inline markup
+    (code, emphasis, links, cell ends, strike-through, GitHub math) backslash-escaped. ``_`` inside
+    a word (``tiny_judge``) cannot start emphasis in GitHub Markdown and is left as it is.
+    """
+    text = one_line(text)
+    out = []
+    for index, char in enumerate(text):
+        if char in _HTML:
+            out.append(_HTML[char])
+        elif char in _MARKDOWN_PUNCTUATION or (char == "_" and not _inside_word(text, index)):
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _inside_word(text: str, index: int) -> bool:
+    return 0 < index < len(text) - 1 and text[index - 1].isalnum() and text[index + 1].isalnum()

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
+from toolrm_leaderboard.formatting import format_value, legend_lines, one_line, row_tags
 from toolrm_leaderboard.table import Row, Table
 
 
@@ -37,7 +37,7 @@ def to_rich(table: Table) -> RichTable:
 
 
 def _cells(table: Table, row: Row) -> list[Text]:
-    label = Text(row.label, style="bold" if row.ours else "")
+    label = Text(one_line(row.label), style="bold" if row.ours else "")
     for part in (row.marker, *row_tags(row)):
         if part:
             label.append(" " + part)

@@ -45,7 +45,7 @@ HEADERS = [
 
 INSTRUCT = "Qwen3-4B-Instruct-2507 ♡"
 THINKING = "Qwen3-4B-Thinking-2507 ◇"
-TINY = "/work/runs/tiny\\_judge ♡ [partial] [sample]"
+TINY = "/work/runs/tiny_judge ♡ [partial] [sample]"
 QWEN8B = "Qwen3-8B ◇ [partial]"
 TOOLRM_GEN = "**ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇"
 PROMETHEUS = "M-Prometheus-7B ♡ [partial]"
