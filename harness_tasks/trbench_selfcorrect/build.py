@@ -12,8 +12,9 @@ category, not a coin per item. Every random choice uses ``random.Random`` seeded
 naming what it decides (``"<seed>/<source>/<category>/<id>/..."``), so the build is stable across
 processes and independent of which other categories are built.
 
-BFCL: the single-turn items of :func:`.splits.is_self_correction_id` (not in TRBench-BFCL, not in
-Best-of-N). After rewriting the data, regenerate the task YAMLs (they record the file's digest):
+BFCL: the single-turn items that neither TRBench-BFCL nor the shipped Best-of-N candidate sets use
+(:func:`.splits.is_self_correction_id`). ACEBench: the ``normal`` items of the shipped English subset
+(:mod:`.acebench_source`). After rewriting the data, regenerate the task YAMLs (they record its digest):
 ``python -m harness_tasks.trbench_selfcorrect._generate_configs``.
 """
 
@@ -47,7 +48,7 @@ DEFAULT_SEED = 0
 DEFAULT_CORRECT_SHARE = 0.4
 """Share of items whose candidate is already correct: enough to measure harm (broken rate), while
 most items still need a fix."""
-DEFAULT_SOURCES = ("bfcl",)
+DEFAULT_SOURCES = ("bfcl", "acebench")
 STATS_FILE_NAME = "build_stats.json"
 NOTICE_FILE_NAME = "NOTICE"
 FORMAT_VERSION = 1
@@ -130,7 +131,18 @@ def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
     return items
 
 
-SOURCE_BUILDERS = {"bfcl": bfcl_items}
+def ace_items(config: BuildConfig) -> list[dict[str, Any]]:
+    from harness_tasks.trbench_selfcorrect.acebench_source import acebench_items
+
+    items, skipped = acebench_items(
+        config.seed, config.correct_share, config.max_per_category, _rng, correct_positions
+    )
+    if skipped:
+        raise RuntimeError(f"ACEBench items {skipped}: no error operator gave a response the checker rejects")
+    return items
+
+
+SOURCE_BUILDERS = {"bfcl": bfcl_items, "acebench": ace_items}
 
 
 def build_items(config: BuildConfig) -> list[dict[str, Any]]:
@@ -188,6 +200,9 @@ def notice_text() -> str:
 
 selfcorrect_items.jsonl.gz in this folder holds items derived from:
 
+* ACEBench (Chen et al., "ACEBench: Who Wins the Match Point in Tool Usage?", arXiv:2501.12851),
+  https://github.com/ACEBench/ACEBench at e6db74b, MIT License: the English normal items of the
+  subset shipped in harness_tasks/acebench/data (its NOTICE holds the licence text);
 * the Berkeley Function Calling Leaderboard (BFCL) data set, part of the Gorilla project, UC
   Berkeley (Sky Computing Lab), https://github.com/ShishirPatil/gorilla (berkeley-function-call-
   leaderboard), licensed under the Apache License, Version 2.0, read from the bfcl-eval PyPI

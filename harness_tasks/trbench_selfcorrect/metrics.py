@@ -196,23 +196,20 @@ def operator_metrics(operator: str) -> dict[str, tuple[Aggregation, bool]]:
 BFCL_CATEGORIES = tuple(c.name for c in CATEGORIES if not c.name.startswith("multi_turn"))
 """Single-turn BFCL categories (the self-correction items never use multi-turn ones)."""
 ACEBENCH_CATEGORIES = (
-    "single_turn_single_function",
-    "single_turn_parallel_function",
-    "multi_turn_user_adjust",
-    "multi_turn_user_switch",
-    "similar_api",
-    "preference",
-    "atom_bool",
-    "atom_enum",
-    "atom_list",
-    "atom_number",
-    "atom_object_deep",
-    "atom_object_short",
-    "error_param",
-    "incomplete",
-    "irrelevant",
+    "normal_single_turn_single_function",
+    "normal_single_turn_parallel_function",
+    "normal_multi_turn_user_adjust",
+    "normal_multi_turn_user_switch",
+    "normal_similar_api",
+    "normal_preference",
+    "normal_atom_bool",
+    "normal_atom_enum",
+    "normal_atom_list",
+    "normal_atom_number",
+    "normal_atom_object_deep",
+    "normal_atom_object_short",
 )
-"""ACEBench's English ``normal`` and ``special`` categories (file stems without ``data_``)."""
+"""ACEBench's English ``normal`` categories (its file stems; ``special`` is not used, see acebench_source)."""
 
 
 def all_metrics(

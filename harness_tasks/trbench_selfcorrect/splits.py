@@ -1,34 +1,25 @@
-"""Which BFCL items each downstream benchmark may use, so no item is in two of them.
+"""Which BFCL items self-correction may use, so no item is in two downstream benchmarks.
 
-TRBench-BFCL (pairwise) comes first: every BFCL id in its shipped pair file is taken. The rest is
-split between Best-of-N and self-correction by a fixed hash of the BFCL id — a pure function of
-the id, so either benchmark can be rebuilt alone, in any order, and the two never overlap:
-
-    sha256("toolrm-bfcl-split/" + id) is even  ->  self-correction
-                                        odd   ->  Best-of-N
-
-With bfcl-eval 2026.3.23 and the shipped TRBench build, only ``simple``, ``multiple`` and
-``live_simple`` have items left over (TRBench uses every item of the other six categories).
+TRBench-BFCL (pairwise) comes first, then Best-of-N: self-correction takes the single-turn BFCL items
+that neither the shipped TRBench-BFCL pairs nor the shipped Best-of-N candidate sets use. With
+bfcl-eval 2026.3.23 only ``simple``, ``multiple`` and ``live_simple`` have items left over
+(TRBench uses every item of the other categories). The rule is a pure function of those two shipped
+files: rebuild self-correction after rebuilding either (a test fails on any overlap).
 """
 
 from __future__ import annotations
 
-import hashlib
+import gzip
+import json
 from functools import cache
 from pathlib import Path
 
+from harness_tasks import TASKS_DIR
 from harness_tasks.trbench_dataset import EMBEDDED_PAIRS_FILE, read_pairs
 
 
-SPLIT_SALT = "toolrm-bfcl-split/"
-SELF_CORRECTION = "selfcorrect"
-BEST_OF_N = "bon"
-
-
-def downstream_split(bfcl_id: str) -> str:
-    """``"selfcorrect"`` or ``"bon"``: the downstream benchmark a BFCL id not used by TRBench goes to."""
-    digest = hashlib.sha256((SPLIT_SALT + bfcl_id).encode("utf-8")).digest()
-    return SELF_CORRECTION if digest[-1] % 2 == 0 else BEST_OF_N
+BEST_OF_N_CANDIDATES_FILE = TASKS_DIR / "trbench_bon" / "data" / "bon_candidates.jsonl.gz"
+BFCL_PREFIX = "bfcl:"
 
 
 @cache
@@ -37,5 +28,23 @@ def pairwise_bfcl_ids(pairs_file: Path = EMBEDDED_PAIRS_FILE) -> frozenset[str]:
     return frozenset(pair["raw_id"] for pair in read_pairs(pairs_file))
 
 
+@cache
+def best_of_n_bfcl_ids(candidates_file: Path = BEST_OF_N_CANDIDATES_FILE) -> frozenset[str]:
+    """BFCL ids of the shipped Best-of-N sets (``item_id`` = ``bfcl:<id>``); none without the file."""
+    if not candidates_file.exists():
+        return frozenset()
+    ids = set()
+    with gzip.open(candidates_file, "rt", encoding="utf-8") as lines:
+        for line_no, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            item_id = json.loads(line).get("item_id")
+            if not isinstance(item_id, str):
+                raise ValueError(f"{candidates_file}, line {line_no}: missing string field 'item_id'")
+            if item_id.startswith(BFCL_PREFIX):
+                ids.add(item_id.removeprefix(BFCL_PREFIX))
+    return frozenset(ids)
+
+
 def is_self_correction_id(bfcl_id: str) -> bool:
-    return bfcl_id not in pairwise_bfcl_ids() and downstream_split(bfcl_id) == SELF_CORRECTION
+    return bfcl_id not in pairwise_bfcl_ids() and bfcl_id not in best_of_n_bfcl_ids()
