@@ -19,6 +19,7 @@ killed run back and deletes the leftovers.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import shutil
 from pathlib import Path
@@ -76,7 +77,7 @@ def _pid_alive(pid: int) -> bool:
 def _leftovers(out_dir: Path) -> list[tuple[Path, str]]:
     found = []
     for kind in ("partial", "old"):
-        for path in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
+        for path in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.{kind}-*"):
             pid = path.name.rsplit("-", 1)[-1]
             if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
                 found.append((path, kind))
