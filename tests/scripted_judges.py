@@ -7,7 +7,10 @@ that always answers 1 (every pair has an order whose answer is 2), about 0.25 fo
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import time
 
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
@@ -15,17 +18,53 @@ from lm_eval.api.registry import register_model
 import harness_tasks.models  # noqa: F401  (built-in lm-eval models stay registered)
 
 
+TRICKY_SHAPES = (
+    "<evaluation>\nok\n</evaluation>\n\n<choice>\n{a}\n</choice>",
+    "<choice>{a}</choice>",
+    "<think>\nMaybe <choice>\n{d}\n</choice>?\n</think>\n\n<choice>\n{a}\n</choice>",
+    "<think>\nI answer <choice>\n{a}\n</choice>\n</think>\n\nNo answer.",
+    "reasoning <choice>\n{d}\n</choice>\n</think>\n<choice>\n{a}\n</choice>",
+    "<think>\nstill thinking <choice>\n{a}\n</choice>",
+    "<choice>\nundecided\n</choice> so <choice>{a}</choice>",
+    "<choice>{d}</choice> final:\n<choice>\n{a}\n</choice>",
+    "<choice>\r\n{a}\r\n</choice>",
+    "<think>r</think>\n<evaluation>Never emit <think> tags.</evaluation>\n<choice>\n{a}\n</choice>",
+    "<think>r</think>\n<choice>\n{a}\n</choice>\nThe closing tag is </think>.",
+    "<think>maybe <choice>{d}</choice></think><choice>{a}</choice>",
+    "<choice>\n<choice>\n{a}\n</choice>\n</choice>",
+    "<think>\n<choice>\nundecided\n</choice>\n</think>\n<choice>\n{a}\n</choice>",
+)
+"""Output shapes on which the reference and final-answer parses can differ; ``{a}`` is the final
+answer, ``{d}`` a decoy."""
+
+
 @register_model("scripted-judge")
 class ScriptedJudge(LM):
-    def __init__(self, strategy: str = "correct", seed: int = 0, **_: object) -> None:
+    """``tricky``: one of :data:`TRICKY_SHAPES` per document, chosen and filled from a generator seeded
+    by the document (the same output on every run); the final answer is right 80% of the time.
+    ``delay`` (seconds per generation) and ``log_path`` (one JSON line per generation made) let a
+    test kill a run midway and count generations; every result goes through ``cache_hook`` as
+    lm-eval's own models do."""
+
+    def __init__(
+        self, strategy: str = "correct", seed: int = 0, delay: float = 0.0, log_path: str = "", **_: object
+    ) -> None:
         super().__init__()
-        if strategy not in ("correct", "always_one", "coin", "soft_correct", "decoy"):
+        if strategy not in ("correct", "always_one", "coin", "soft_correct", "decoy", "tricky"):
             raise ValueError(f"unknown strategy {strategy!r}")
         self.strategy = strategy
+        self.seed = seed
         self.rng = random.Random(seed)
+        self.delay = float(delay)
+        self.log_path = log_path
 
     def _answer(self, doc: dict) -> str:
         truth = doc["reward_model"]["ground_truth"]
+        if self.strategy == "tricky":
+            rng = random.Random(f"{self.seed}-{doc['pair_id']}-{truth}")
+            shape = rng.choice(TRICKY_SHAPES)
+            wrong = "2" if truth == "1" else "1"
+            return shape.format(a=truth if rng.random() < 0.8 else wrong, d=rng.choice("12"))
         if self.strategy == "correct":
             return f"<evaluation>\nchecked\n</evaluation>\n\n<choice>\n{truth}\n</choice>"
         if self.strategy == "soft_correct":
@@ -37,7 +76,19 @@ class ScriptedJudge(LM):
         return f"<choice>\n{self.rng.choice('12')}\n</choice>"
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        return [self._answer(request.doc) for request in requests]
+        outputs = []
+        for request in requests:
+            output = self._answer(request.doc)
+            if self.log_path:
+                with open(self.log_path, "a", encoding="utf-8") as log:
+                    doc = request.doc
+                    log.write(json.dumps([doc["pair_id"], doc["reward_model"]["ground_truth"]]) + "\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+            self.cache_hook.add_partial("generate_until", request.args, output)
+            outputs.append(output)
+            time.sleep(self.delay)  # after reporting, so a kill lands between generations
+        return outputs
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         raise NotImplementedError("scripted judges only generate")

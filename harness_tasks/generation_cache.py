@@ -1,0 +1,150 @@
+"""Resumable judge runs: every generation is stored as it is made, and a rerun reuses it.
+
+Why our own: lm-eval's ``--use_cache`` never *reads* a sampled generation back (``CachingLM``
+skips requests with ``do_sample``, so that repeats stay independent), and the TRBench judge tasks
+sample (temperature 0.6). A judge run killed after hours would restart from zero.
+
+How: :func:`cache_generations` replaces one model object's ``generate_until`` (the model stays
+the same object, so lm-eval records it as usual):
+
+- The key of a generation is a SHA-256 of its content: the model's identity (type and model
+  arguments), the prompt exactly as sent, the generation arguments, the seeds, and the request's
+  occurrence number among identical requests (so ``repeats`` stay independent samples).
+- Stored generations are served; only the rest reach the model. Each new generation is appended
+  to a JSON-lines file as soon as the model reports it (lm-eval models call
+  ``cache_hook.add_partial`` per result; anything not reported that way is stored when the batch
+  returns), flushed and fsync'ed, so a SIGKILL loses at most the generation being written. A torn
+  last line is ignored on reload and said so.
+- One file per rank (``generations_rank<r>.jsonl``) in the cache folder.
+
+Sampling stays reproducible through lm-eval's seeds: a rerun with the same arguments serves every
+stored generation and samples only the missing ones. Those are new samples with the same seed,
+identical to an uninterrupted run's only where the backend seeds each request on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+log = logging.getLogger(__name__)
+
+
+class GenerationStore:
+    """Append-only, fsync'ed store of generations keyed by content hash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.generations: dict[str, str] = {}
+        if path.exists():
+            self._load()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held open for the run)
+
+    def _load(self) -> None:
+        torn = 0
+        with open(self.path, encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    key, text = json.loads(line)
+                except (json.JSONDecodeError, ValueError):
+                    torn += 1  # only a write cut by a kill can leave this; that generation is redone
+                    continue
+                self.generations[key] = text
+        if torn:
+            log.warning("%s: ignored %d incomplete line(s) left by an interrupted run", self.path, torn)
+        if self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n"):
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write("\n")  # start new records on a fresh line after a torn one
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.generations
+
+    def get(self, key: str) -> str | None:
+        return self.generations.get(key)
+
+    def put(self, key: str, text: str) -> None:
+        if key in self.generations:
+            return
+        self.generations[key] = text
+        self._file.write(json.dumps([key, text], ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def request_keys(identity: dict[str, Any], requests: Sequence[Any]) -> list[str]:
+    """Content keys for ``generate_until`` requests, numbering identical requests apart."""
+    seen: dict[str, int] = {}
+    keys = []
+    base = json.dumps(identity, sort_keys=True, default=str)
+    for request in requests:
+        context, gen_kwargs = request.args[0], request.args[1]
+        content = json.dumps([base, context, gen_kwargs], sort_keys=True, default=str)
+        occurrence = seen.get(content, 0)
+        seen[content] = occurrence + 1
+        keys.append(hashlib.sha256(f"{content}\x00{occurrence}".encode()).hexdigest())
+    return keys
+
+
+class _RecordingHook:
+    """Stands in for the model's ``cache_hook`` during one call: stores each result as it arrives."""
+
+    def __init__(self, store: GenerationStore, pending: dict[str, list[str]], inner: Any) -> None:
+        self.store, self.pending, self.inner = store, pending, inner
+
+    def add_partial(self, attr: str, req: Sequence[Any], res: Any) -> None:
+        if attr == "generate_until" and isinstance(res, str):
+            waiting = self.pending.get(req[0])
+            if waiting:
+                self.store.put(waiting.pop(0), res)
+        if self.inner is not None:
+            self.inner.add_partial(attr, req, res)
+
+
+def cache_generations(lm: Any, directory: str | Path, identity: dict[str, Any]) -> GenerationStore:
+    """Make ``lm.generate_until`` serve stored generations and store new ones (see module doc).
+
+    ``identity`` must say everything besides the prompt and generation arguments that decides an
+    output: the model type and arguments, the seeds.
+    """
+    rank = getattr(lm, "rank", 0) or 0
+    store = GenerationStore(Path(directory) / f"generations_rank{rank}.jsonl")
+    generate: Callable[..., list[str]] = lm.generate_until
+
+    def generate_until(requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        keys = request_keys(identity, requests)
+        outputs: list[str | None] = [store.get(key) for key in keys]
+        missing = [i for i, out in enumerate(outputs) if out is None]
+        log.info(
+            "generation cache %s: %d of %d generations reused, %d to make",
+            store.path,
+            len(requests) - len(missing),
+            len(requests),
+            len(missing),
+        )
+        if missing:
+            pending: dict[str, list[str]] = {}
+            for i in missing:
+                pending.setdefault(requests[i].args[0], []).append(keys[i])
+            inner_hook = getattr(lm, "cache_hook", None)
+            lm.cache_hook = _RecordingHook(store, pending, inner_hook)
+            try:
+                made = generate([requests[i] for i in missing], disable_tqdm=disable_tqdm)
+            finally:
+                lm.cache_hook = inner_hook
+            for i, text in zip(missing, made, strict=True):
+                outputs[i] = text
+                store.put(keys[i], text)  # no-op when the hook already stored it
+        return outputs  # type: ignore[return-value]
+
+    lm.generate_until = generate_until
+    return store
