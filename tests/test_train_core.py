@@ -7,6 +7,10 @@ import logging
 import math
 import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -309,6 +313,48 @@ def test_resume_without_rng_restore_would_differ(uninterrupted_run: Path, tiny_c
     (work / "checkpoint-4" / "trainer_state.json").write_text(json.dumps(meta))
     train(_loop_config(tiny_causal_lm_dir, work), resume=True)
     assert read_losses(work)[5] != read_losses(uninterrupted_run)[5]
+
+
+@pytest.mark.slow
+def test_sigkill_during_checkpoint_write_resumes_from_previous(
+    uninterrupted_run: Path, tiny_causal_lm_dir: Path, tmp_path: Path, caplog
+) -> None:
+    """A real SIGKILL while checkpoint-4 is being written: resume uses checkpoint-2 and ends identical."""
+    from train_core_loop import read_losses, train
+
+    out = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        str(Path(__file__).with_name("train_core_loop.py")),
+        f"model_name_or_path={tiny_causal_lm_dir}",
+        f"output_dir={out}",
+        "max_steps=6",
+        "save_every_steps=2",
+        "hang_in_save_at_step=4",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "HANGING").exists():
+            assert proc.poll() is None, f"the run ended early: {proc.stderr.read()[-3000:]}"
+            assert time.monotonic() < deadline, "the run never reached the checkpoint write"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (out / ".tmp-checkpoint-4" / "dcp").is_dir()  # half-written: shards but no marker
+    assert [p.name for p in list_checkpoints(out)] == ["checkpoint-2"]
+
+    with caplog.at_level(logging.WARNING, logger="toolrm_train.checkpoint"):
+        final = train(_loop_config(tiny_causal_lm_dir, out), resume=True)
+    assert ".tmp-checkpoint-4" in caplog.text and "half-written" in caplog.text
+    assert read_losses(out) == read_losses(uninterrupted_run)
+    expected = _params(uninterrupted_run / "final")
+    for name, value in _params(final).items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0, msg=name)
+    assert not (out / ".tmp-checkpoint-4").exists()  # cleaned once a newer checkpoint completed
 
 
 def test_checkpoint_hf_dir_loads_with_tokenizer_and_chat_template(uninterrupted_run: Path) -> None:

@@ -54,6 +54,7 @@ def test_two_process_fsdp_matches_single_process(tiny_causal_lm_dir: Path, tmp_p
     assert len(shards) == 2  # each rank wrote its own shard
     assert json.loads((dist_out / "checkpoint-2" / "trainer_state.json").read_text())["world_size"] == 2
     _torchrun([*args, "--resume"])
+    _check_sharded_checkpoint_loads_on_one_process(tiny_causal_lm_dir, dist_out / "checkpoint-2")
 
     expected, got = read_losses(single), read_losses(dist_out)
     assert sorted(got) == [1, 2, 3, 4]
@@ -68,3 +69,26 @@ def test_two_process_fsdp_matches_single_process(tiny_causal_lm_dir: Path, tmp_p
         reference = AutoModelForCausalLM.from_pretrained(single / "final").state_dict()
         for name, value in model.state_dict().items():
             torch.testing.assert_close(value, reference[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def _check_sharded_checkpoint_loads_on_one_process(model_dir: Path, ckpt: Path) -> None:
+    """DCP reshards: a checkpoint written by 2 processes resumes on 1 (model and optimiser)."""
+    from train_core_loop import LoopConfig
+    from transformers import AutoModelForCausalLM
+
+    from toolrm_train.core.checkpoint import load_checkpoint
+    from toolrm_train.core.distributed import DistEnv
+    from toolrm_train.core.optim import build_optimizer, build_scheduler
+
+    config = LoopConfig(model_name_or_path=str(model_dir), max_steps=4)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config, 4)
+    state = load_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, env=DistEnv())
+    assert state["step"] == 2 and state["data"]["position"] == 8
+    assert scheduler.last_epoch == 2
+    saved = AutoModelForCausalLM.from_pretrained(ckpt / "hf").state_dict()
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, saved[name], rtol=0, atol=0, msg=name)
+    steps = {int(s["step"]) for s in optimizer.state_dict()["state"].values()}
+    assert steps == {2} and len(optimizer.state_dict()["state"]) == len(list(model.parameters()))

@@ -48,6 +48,7 @@ class LoopConfig(TrainerConfig):
     num_items: int = 24
     seq_len: int = 12
     stop_after_steps: int = 0  # test hook: return after this step, as if the process were killed
+    hang_in_save_at_step: int = 0  # test hook: block inside that step's checkpoint write (to SIGKILL it)
 
 
 CONFIG_CLASS = LoopConfig
@@ -64,6 +65,19 @@ def train(config: LoopConfig, *, resume: bool) -> Path:
         return _train(config, resume=resume, env=env)
     finally:
         shutdown_distributed(env)
+
+
+def _hang_in_hf_export(flag: Path) -> None:
+    """Make the checkpoint write stop half-way: the DCP shards are on disk, the hf/ copy is not."""
+    import time
+
+    from toolrm_train.core import checkpoint
+
+    def hanging_export(*args, **kwargs):
+        flag.write_text("in checkpoint write")
+        time.sleep(600)
+
+    checkpoint.export_hf = hanging_export
 
 
 def _train(config: LoopConfig, *, resume: bool, env) -> Path:
@@ -106,6 +120,8 @@ def _train(config: LoopConfig, *, resume: bool, env) -> Path:
             loss = all_reduce_mean(torch.stack(losses).mean(), env)
             metrics.log(step, {"loss": loss, "grad_norm": grad_norm, "lr": scheduler.get_last_lr()[0]})
             if config.save_every_steps and step % config.save_every_steps == 0:
+                if step == config.hang_in_save_at_step:
+                    _hang_in_hf_export(Path(config.output_dir) / "HANGING")
                 save_checkpoint(
                     config,
                     step,
