@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,43 @@ def test_vllm_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
     assert_every_metric_reported(results, "trbench_bfcl_think")
     assert results["results"]["trbench_bfcl_think"]["n_pairs,none"] == 8
     assert len(samples) == 16 and all(isinstance(s["resps"][0][0], str) for s in samples)
+
+
+def _reference_answer(output: str) -> str | None:
+    """Independent recomputation: the reference evaluation's rule, with its own regexes."""
+    output = output.strip()
+    found = re.search(r"<choice>\n(.*?)\n</choice>", output, re.DOTALL) or re.search(
+        r"<choice>(.*?)</choice>", output, re.DOTALL
+    )
+    answer = found.group(1).strip() if found else None
+    return answer if answer in ("1", "2") else None
+
+
+def _final_answer(output: str) -> str | None:
+    """Independent recomputation of the final-answer option: reasoning removed, then the same rule."""
+    _, closed, after = output.partition("</think>")
+    if closed:
+        return _reference_answer(after)
+    return None if output.lstrip().startswith("<think>") else _reference_answer(output)
+
+
+def test_tricky_output_shapes_score_as_the_reference_rule(task_manager):
+    """A judge mixing decoys, truncated reasoning, CRLF, nested and literal think tags."""
+    results = lm_eval.simple_evaluate(
+        model=ScriptedJudge(strategy="tricky"),
+        tasks=["trbench_bfcl"],
+        task_manager=task_manager,
+        log_samples=True,
+    )
+    metrics = {k.split(",")[0]: v for k, v in results["results"]["trbench_bfcl"].items() if "," in k}
+    by_pair: dict[str, list[bool]] = {}
+    disagreements = 0
+    samples = results["samples"]["trbench_bfcl"]
+    for sample in samples:
+        output, truth = sample["resps"][0][0], sample["doc"]["reward_model"]["ground_truth"]
+        by_pair.setdefault(sample["doc"]["pair_id"], []).append(_reference_answer(output) == truth)
+        disagreements += _reference_answer(output) != _final_answer(output)
+    expected_w_avg = sum(all(rows) for rows in by_pair.values()) / len(by_pair)
+    assert metrics["w_avg"] == pytest.approx(expected_w_avg, abs=1e-12)
+    assert metrics["parse_disagreement_rate"] == pytest.approx(disagreements / len(samples), abs=1e-12)
+    assert 0.05 < metrics["parse_disagreement_rate"] < 0.9  # the shapes do split the two parsers
