@@ -7,6 +7,7 @@ wrong number.
 
 from __future__ import annotations
 
+import json
 import math
 
 import lm_eval
@@ -194,3 +195,28 @@ def test_system_instruction_is_refused_with_a_clear_message(task_manager):
             limit=2,
             system_instruction="be nice",
         )
+
+
+def test_the_leaderboard_reads_the_main_tasks_results(task_manager, tmp_path):
+    from toolrm_leaderboard.cli import main as leaderboard
+
+    results = lm_eval.simple_evaluate(
+        model=ScriptedSelfCorrection(critic="truth", reviser="ground_truth"),
+        tasks=["trbench_selfcorrect_think"],
+        task_manager=task_manager,
+        limit=LIMIT,
+        bootstrap_iters=0,
+        log_samples=False,
+    )
+    results["model_name"] = "scripted/truth-critic"
+    run_dir = tmp_path / "runs" / "scripted__truth-critic"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results_2026-12-02T10-00-00.000000.json").write_text(json.dumps(results, default=str))
+    assert (
+        leaderboard([str(tmp_path / "runs"), "--formats", "md", "--out", str(tmp_path / "out"), "--quiet"])
+        == 0
+    )
+    table = (tmp_path / "out" / "leaderboard.md").read_text()
+    row = next(line for line in table.splitlines() if "scripted/truth-critic" in line)
+    before = 100 * results["results"]["trbench_selfcorrect_think"]["acc_at_round_0,none"]
+    assert f"{before:.2f}" in row and "100.00" in row

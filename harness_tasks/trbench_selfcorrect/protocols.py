@@ -35,6 +35,7 @@ from typing import Any
 
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
+from lm_eval.utils import simple_parse_args_string
 
 from harness_tasks.trbench_selfcorrect.parsing import parse_critique, parse_revision, parse_single
 from harness_tasks.trbench_selfcorrect.prompts import (
@@ -146,8 +147,29 @@ def reviser_for(lm: LM, options: ProtocolOptions) -> LM:
     key = (type(lm), options.reviser_model_args)
     if key not in _REVISERS:
         log.info("loading the reviser %s(%s)", type(lm).__name__, options.reviser_model_args)
-        _REVISERS[key] = type(lm).create_from_arg_string(options.reviser_model_args)
+        given = simple_parse_args_string(options.reviser_model_args)
+        placement = {k: v for k, v in _placement_of(lm).items() if k not in given}
+        _REVISERS[key] = type(lm).create_from_arg_string(options.reviser_model_args, placement)
     return _REVISERS[key]
+
+
+def _placement_of(lm: LM) -> dict[str, Any]:
+    """``device`` and ``batch_size`` of the model under test, which lm-eval's CLI added to its arguments
+    (and which ``reviser_model_args`` can override): the reviser runs where the critic runs."""
+    placement: dict[str, Any] = {}
+    try:
+        device = getattr(lm, "device", None)
+    except Exception:  # a model type whose device property needs more set-up: leave it to the default
+        device = None
+    if device is not None:
+        placement["device"] = str(device)
+    try:
+        batch_size = getattr(lm, "batch_size", None)
+    except Exception:
+        batch_size = None
+    if isinstance(batch_size, int | str):
+        placement["batch_size"] = batch_size
+    return placement
 
 
 def _revise(
