@@ -95,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    module = _import_trainer(args.trainer)
+    try:
+        module = _import_trainer(args.trainer)
+    except (ImportError, RuntimeError) as exc:
+        print(f"toolrm-train {args.trainer}: cannot load the trainer: {exc}", file=sys.stderr)
+        return 1
     try:
         config = load_config(module.CONFIG_CLASS, args.config, args.overrides)
     except ConfigError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import textwrap
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -180,7 +181,7 @@ def describe_fields(config_cls: type[TrainerConfig]) -> str:
         lines.append(f"  {f.name} ({type_name}, default: {default!r})")
         text = field_help(config_cls, f.name)
         if text:
-            lines.append(f"      {text}")
+            lines.extend(textwrap.wrap(text, width=100, initial_indent=" " * 6, subsequent_indent=" " * 6))
     return "\n".join(lines)
 
 
