@@ -220,3 +220,27 @@ def test_the_leaderboard_reads_the_main_tasks_results(task_manager, tmp_path):
     row = next(line for line in table.splitlines() if "scripted/truth-critic" in line)
     before = 100 * results["results"]["trbench_selfcorrect_think"]["acc_at_round_0,none"]
     assert f"{before:.2f}" in row and "100.00" in row
+
+
+def test_generation_cache_stores_both_rounds(task_manager, tmp_path):
+    """``toolrm-eval --generation_cache`` wraps the model's ``generate_until``, which both rounds call:
+    a rerun is served entirely from the store (the second model would score differently)."""
+    from harness_tasks.generation_cache import cache_generations
+
+    def cached_run(critic: str, reviser: str) -> tuple[dict, list[str]]:
+        model = ScriptedSelfCorrection(critic=critic, reviser=reviser)
+        cache_generations(model, tmp_path, identity={"model": "scripted"})
+        results = lm_eval.simple_evaluate(
+            model=model,
+            tasks=["trbench_selfcorrect_think"],
+            task_manager=task_manager,
+            limit=10,
+            bootstrap_iters=0,
+        )
+        return results["results"]["trbench_selfcorrect_think"], model.calls
+
+    first, first_calls = cached_run("always_incorrect", "ground_truth")
+    assert first["acc_at_round_1,none"] == 1.0 and first_calls == ["critic"] * 10 + ["reviser"] * 10
+    again, again_calls = cached_run("garbage", "break")
+    assert again_calls == []
+    assert again["acc_at_round_1,none"] == 1.0
