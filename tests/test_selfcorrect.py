@@ -244,3 +244,29 @@ def test_generation_cache_stores_both_rounds(task_manager, tmp_path):
     again, again_calls = cached_run("garbage", "break")
     assert again_calls == []
     assert again["acc_at_round_1,none"] == 1.0
+
+
+def test_report_by_checker_error_type_from_the_sample_log(task_manager, first_items, tmp_path):
+    from collections import Counter
+
+    from harness_tasks.trbench_selfcorrect.report import main as report
+    from harness_tasks.trbench_selfcorrect.report import tally_by_error_type
+
+    results = lm_eval.simple_evaluate(
+        model=ScriptedSelfCorrection(critic="truth", reviser="break"),
+        tasks=["trbench_selfcorrect_think"],
+        task_manager=task_manager,
+        limit=LIMIT,
+        bootstrap_iters=0,
+        log_samples=True,
+    )
+    samples = results["samples"]["trbench_selfcorrect_think"]
+    tallies = tally_by_error_type(samples)
+    expected = Counter(item["error_type"] for item in first_items if not item["candidate_correct"])
+    assert {name: t.items for name, t in tallies.items()} == dict(expected)
+    assert all(t.fixed == 0 and t.right_verdicts == t.items for t in tallies.values())
+    log = tmp_path / "samples.jsonl"
+    log.write_text("".join(json.dumps(sample, default=str) + "\n" for sample in samples))
+    assert report([str(log)]) == 0
+    log.write_text('{"doc": {}}\n')
+    assert report([str(log)]) == 2
