@@ -10,13 +10,17 @@ tokenized once by :class:`~harness_tasks.models.rm_rendering.ConversationEncoder
 - ``vllm``: :class:`~harness_tasks.models.vllm_reward_model.VLLMScorer`, the ``vllm-rm`` backend
   (only when vLLM is installed and the backend is asked for),
 
-and prints pairs/second for each, the largest score difference from the reference, and, as its
-last line, the throughput ratio of the fastest backend to the reference. Each backend runs
-``--repeats`` times and its fastest round counts, because a shared machine slows single rounds.
+and prints for each pairs/second, tokens/second, the ratio to the reference, the model FLOPs
+utilisation (MFU, :mod:`mfu`: FLOPs of the tokens the backend ran through the model, over its
+time, over the matmul peak measured in this process on the same device and dtype), the largest
+score difference from the reference, and, as its last line, the throughput ratio of the fastest
+backend to the reference. Each backend runs ``--repeats`` times and its fastest round counts,
+because a shared machine slows single rounds.
 
     python benchmarks/disc_scoring.py                        # tiny Qwen3 classifier, CPU
-    python benchmarks/disc_scoring.py --shape qwen3-4b --backends reference,hf-rm,vllm \\
-        --out benchmarks/results/disc_scoring_h200.json     # Qwen3-4B-shaped, bf16, CUDA
+    python benchmarks/disc_scoring.py --shape qwen3-4b --out benchmarks/results/h200
+                                                             # Qwen3-4B-shaped, bf16, CUDA
+    python benchmarks/disc_scoring.py --smoke --out /tmp/x   # 1 layer, 2 short pairs, CPU: seconds
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mfu import forward_flops, measure_matmul_peak, mfu
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Qwen3Config
 
-from harness_tasks.models.hf_reward_model import resolve_dtype
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import (
     DEFAULT_MAX_BATCH_TOKENS,
@@ -46,6 +50,7 @@ from harness_tasks.models.rm_scoring import (
     score_one_at_a_time,
     score_token_ids,
 )
+from harness_tasks.models.rm_shared_prefix import group_by_shared_prefix
 from harness_tasks.trbench_dataset import read_pairs
 
 
@@ -78,6 +83,15 @@ class BackendResult:
     """Share of pairs whose chosen-vs-rejected decision equals the reference's."""
     scoring: dict[str, Any] = field(default_factory=dict)
     """What the backend reported (passes, padding, fallbacks, engine start time)."""
+    model_tokens: int = 0
+    """Tokens the backend runs through the model: all of them for the reference, each shared
+    history once for hf-rm and vLLM (prefix sharing / prefix caching); padding not counted."""
+    model_flops: float = 0.0
+    """Forward FLOPs of those tokens (:func:`mfu.forward_flops`, attention over their contexts)."""
+    tokens_per_second: float = 0.0
+    """``model_tokens`` over the fastest round."""
+    mfu: float = 0.0
+    """``model_flops`` over the fastest round, over the measured matmul peak."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -115,8 +129,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tolerance", type=float, help="largest allowed |score diff| (default by dtype)")
     parser.add_argument("--vllm-max-model-len", type=int, default=16384)
     parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3)
-    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--out", type=Path, help="folder to write the figures to, as disc_scoring.json (created if missing)"
+    )
+    parser.add_argument(
+        "--peak-seconds",
+        type=float,
+        help="time spent measuring the matmul peak (default 3 on CUDA, 2 on a CPU)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a quick check that everything runs: the chosen shape with 1 layer, the 2 shortest pairs, "
+        "1 round, float32 on the CPU (overrides --layers, --pairs, --repeats, --device, --dtype)",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.layers, args.pairs, args.repeats = 1, 2, 1
+        args.device, args.dtype = "cpu", "float32"
+        args.peak_seconds = args.peak_seconds or 0.5
     args.backends = ["reference", *(b for b in args.backends.split(",") if b and b != "reference")]
     unknown = set(args.backends) - set(BACKENDS)
     if unknown:
@@ -138,15 +169,20 @@ def prepare_model(args: argparse.Namespace, work_dir: Path) -> tuple[Path, torch
     download): its ids are valid in the larger vocabulary, conversations just come out longer in
     tokens. Its weights are written to disk only when vLLM, which loads from disk, is asked for.
     """
-    from toolrm_train.tiny_models import TinyModelSpec, build_tiny_classifier
+    from toolrm_train.tiny_models import TinyModelSpec, build_tiny_classifier, default_corpus
+
+    # a smoke run trains the tokenizer on fewer pairs: seconds instead of tens of seconds
+    texts = list(default_corpus(max_pairs=60)) if args.smoke else None
 
     if args.model is not None or args.shape == "tiny":
         spec = TinyModelSpec(num_hidden_layers=args.layers or TinyModelSpec.num_hidden_layers)
-        model_dir = args.model or build_tiny_classifier(work_dir / "tiny-classifier", spec)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=resolve_dtype(args.dtype))
+        model_dir = args.model or build_tiny_classifier(work_dir / "tiny-classifier", spec, texts)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, dtype=getattr(torch, args.dtype)
+        )
         return model_dir, model.to(args.device).eval()
 
-    tiny_dir = build_tiny_classifier(work_dir / "tokenizer-source")
+    tiny_dir = build_tiny_classifier(work_dir / "tokenizer-source", texts=texts)
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     shape = {**QWEN3_4B_SHAPE, "num_hidden_layers": args.layers or QWEN3_4B_SHAPE["num_hidden_layers"]}
     config = Qwen3Config(
@@ -158,7 +194,7 @@ def prepare_model(args: argparse.Namespace, work_dir: Path) -> tuple[Path, torch
     )
     torch.manual_seed(0)
     with torch.device(args.device):
-        model = AutoModelForSequenceClassification.from_config(config, dtype=resolve_dtype(args.dtype))
+        model = AutoModelForSequenceClassification.from_config(config, dtype=getattr(torch, args.dtype))
     model_dir = work_dir / "qwen3-4b-shaped-classifier"
     if "vllm" in args.backends:
         model.save_pretrained(model_dir)
@@ -166,13 +202,24 @@ def prepare_model(args: argparse.Namespace, work_dir: Path) -> tuple[Path, torch
     return model_dir, model.eval()
 
 
-def benchmark_conversations(n_pairs: int) -> list[list[dict[str, str]]]:
-    """History + chosen, history + rejected for ``n_pairs`` pairs spread over the embedded build."""
+def benchmark_conversations(n_pairs: int, shortest: bool = False) -> list[list[dict[str, str]]]:
+    """History + chosen, history + rejected for ``n_pairs`` pairs spread over the embedded build.
+
+    ``shortest``: the ``n_pairs`` shortest pairs instead (in characters), for smoke runs.
+    """
     pairs = read_pairs()
     if not 1 <= n_pairs <= len(pairs):
         raise SystemExit(f"--pairs must be between 1 and {len(pairs)}, found {n_pairs}")
-    step = len(pairs) / n_pairs
-    chosen = [pairs[int(i * step)] for i in range(n_pairs)]
+    if shortest:
+
+        def characters(pair: dict[str, Any]) -> int:
+            history = sum(len(message["content"]) for message in pair["chat_history"])
+            return history + len(pair["chosen_response"]) + len(pair["reject_response"])
+
+        chosen = sorted(pairs, key=characters)[:n_pairs]
+    else:
+        step = len(pairs) / n_pairs
+        chosen = [pairs[int(i * step)] for i in range(n_pairs)]
     return [
         [*pair["chat_history"], {"role": "assistant", "content": reply}]
         for pair in chosen
@@ -210,7 +257,7 @@ def run_hf_backends(
 ) -> tuple[list[float], dict[str, BackendResult]]:
     """Reference and hf-rm, on the same model object; a short warm-up first for both."""
     config = BatchingConfig(args.max_batch_tokens, show_progress=False)
-    warm_up = sorted(token_ids, key=len)[:4]
+    warm_up = sorted(token_ids, key=len)[: 1 if args.smoke else 4]
     score_one_at_a_time(model, warm_up)
     score_token_ids(model, warm_up, config)
 
@@ -261,6 +308,66 @@ def run_vllm_backend(
     return result
 
 
+def shared_prefix_plan(token_ids: list[list[int]], pad_id: int | None) -> tuple[list[int], list[int]]:
+    """(new tokens, cached tokens) of every sequence the model runs when shared histories run once.
+
+    The grouping ``hf-rm`` uses (:func:`~harness_tasks.models.rm_shared_prefix.group_by_shared_prefix`;
+    conversations ending in the pad id are scored whole there): a group's prefix once, then each
+    member's remainder on top of it. vLLM's prefix cache skips the same histories, to its block
+    size; where a backend computes a little more than this plan (a group split by the token budget,
+    a partial cache block), the MFU derived from it errs low, never high.
+    """
+    candidates = [i for i, ids in enumerate(token_ids) if not ids or ids[-1] != pad_id]
+    new: list[int] = []
+    past: list[int] = []
+    in_groups: set[int] = set()
+    for group in group_by_shared_prefix([token_ids[i] for i in candidates]):
+        if len(group.members) < 2:
+            continue
+        members = [candidates[m] for m in group.members]
+        in_groups.update(members)
+        new.append(group.prefix_len)
+        past.append(0)
+        for member in members:
+            new.append(len(token_ids[member]) - group.prefix_len)
+            past.append(group.prefix_len)
+    for index, ids in enumerate(token_ids):
+        if index not in in_groups:
+            new.append(len(ids))
+            past.append(0)
+    return new, past
+
+
+def account_model_work(
+    result: BackendResult, config: Any, token_ids: list[list[int]], pad_id: int | None, peak: float
+) -> None:
+    """Fill in the tokens each backend ran through the model, their FLOPs, tokens/s and MFU."""
+    shares = result.backend == "vllm" or (
+        result.backend == "hf-rm"
+        and result.scoring.get("shared_prefix_conversations", 0) > 0
+        and result.scoring.get("self_check") != "failed"
+    )
+    if shares:
+        new, past = shared_prefix_plan(token_ids, pad_id)
+    else:
+        new, past = [len(ids) for ids in token_ids], [0] * len(token_ids)
+    best = min(result.seconds)
+    result.model_tokens = sum(new)
+    result.model_flops = forward_flops(config, new, past_lens=past, head="classifier")
+    result.tokens_per_second = result.model_tokens / best
+    result.mfu = mfu(result.model_flops / best, peak)
+
+
+def write_figures(out_dir: Path, figures: dict[str, Any]) -> Path:
+    """``out_dir/disc_scoring.json``, written to a temporary file first and renamed into place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "disc_scoring.json"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(figures, indent=2) + "\n")
+    temporary.replace(path)
+    return path
+
+
 def environment(args: argparse.Namespace, token_ids: list[list[int]], model: torch.nn.Module) -> dict:
     device = (
         torch.cuda.get_device_name(args.device)
@@ -292,9 +399,13 @@ def main(argv: list[str] | None = None) -> int:
         import vllm  # noqa: F401  (fail before the slow part when vLLM is asked for but missing)
     with tempfile.TemporaryDirectory(prefix="disc-scoring-") as work:
         model_dir, model = prepare_model(args, Path(work))
+        config = model.config
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        token_ids = ConversationEncoder(tokenizer).encode(benchmark_conversations(args.pairs))
-        setup = environment(args, token_ids, model)
+        token_ids = ConversationEncoder(tokenizer).encode(
+            benchmark_conversations(args.pairs, shortest=args.smoke)
+        )
+        peak = measure_matmul_peak(args.device, args.dtype, args.peak_seconds)
+        setup = {**environment(args, token_ids, model), "matmul_peak_flops_per_second": peak}
         print(json.dumps(setup))
         reference, results = run_hf_backends(model, token_ids, args)
         if "vllm" in args.backends:
@@ -307,23 +418,30 @@ def main(argv: list[str] | None = None) -> int:
     pairs = len(token_ids) // 2
     for result in results.values():
         result.pairs_per_second = pairs / min(result.seconds)
+        account_model_work(result, config, token_ids, tokenizer.pad_token_id, peak)
     baseline = results["reference"].pairs_per_second
-    print(f"{'backend':<10} {'pairs/s':>10} {'best s':>8} {'ratio':>7} {'max |diff|':>11} decisions")
+    print(f"matmul peak ({args.device}, {args.dtype}): {peak / 1e12:.3f} TFLOP/s")
+    print(
+        f"{'backend':<10} {'pairs/s':>9} {'tokens/s':>10} {'best s':>8} {'ratio':>7} {'MFU':>7} "
+        f"{'max |diff|':>11} decisions"
+    )
     for result in results.values():
         print(
-            f"{result.backend:<10} {result.pairs_per_second:>10.2f} {min(result.seconds):>8.2f} "
-            f"{result.pairs_per_second / baseline:>6.2f}x {result.max_abs_diff:>11.2e} "
-            f"{result.decisions_agreeing:.1%}"
+            f"{result.backend:<10} {result.pairs_per_second:>9.2f} {result.tokens_per_second:>10.0f} "
+            f"{min(result.seconds):>8.2f} {result.pairs_per_second / baseline:>6.2f}x {result.mfu:>7.1%} "
+            f"{result.max_abs_diff:>11.2e} {result.decisions_agreeing:.1%}"
         )
     too_far = [r.backend for r in results.values() if r.max_abs_diff > args.tolerance]
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         figures = {"setup": setup, "backends": [asdict(r) for r in results.values()]}
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures: {write_figures(args.out, figures)}")
     if too_far:
         print(f"scores differ from the reference by more than {args.tolerance:g}: {', '.join(too_far)}")
     best = max((r for r in results.values() if r.backend != "reference"), key=lambda r: r.pairs_per_second)
-    print(f"speedup {best.backend}/reference: {best.pairs_per_second / baseline:.2f}x")
+    print(
+        f"speedup {best.backend}/reference: {best.pairs_per_second / baseline:.2f}x, "
+        f"MFU {best.mfu:.1%} (reference {results['reference'].mfu:.1%})"
+    )
     return 1 if too_far else 0
 
 

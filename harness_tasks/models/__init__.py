@@ -10,10 +10,10 @@ Without lm-eval installed (a bare GPU machine running ``benchmarks/``) nothing i
 the scoring modules (``rm_scoring``, ``rm_rendering``, ``rm_shared_prefix``) still import.
 """
 
-try:
+from importlib.util import find_spec
+
+
+if find_spec("lm_eval") is not None:  # when installed but broken, its import error shows
     import lm_eval.models  # noqa: F401
-except ModuleNotFoundError as error:
-    if error.name != "lm_eval":
-        raise  # lm-eval is there but broken: say so
-else:
+
     from harness_tasks.models import hf_reward_model, vllm_reward_model  # noqa: F401  (register the RM types)

@@ -1,0 +1,86 @@
+"""``benchmarks/gpu_check.sh --smoke`` on this CPU, as the bare GPU machine would run it.
+
+The GPU machine has PyTorch and transformers only; ``tests/bare_gpu_machine`` makes this Python
+look the same (lm-eval, vLLM, datasets absent), so a benchmark that imports
+one of them at module level fails here, in CI, instead of in the few minutes of a GPU lease.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parent.parent
+GPU_CHECK = ROOT / "benchmarks" / "gpu_check.sh"
+BARE_MACHINE = Path(__file__).resolve().parent / "bare_gpu_machine"
+BENCHMARKS = ("disc_scoring", "rollout_0.6b", "rollout_4b", "bt_packing")
+DISC_LINE = re.compile(
+    r"disc_scoring: speedup hf-rm/reference: (\d+\.\d\d)x, MFU (\d+\.\d)% \(reference (\d+\.\d)%\) \(\d+ s\)"
+)
+
+
+def run_gpu_check(out_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(BARE_MACHINE)}
+    return subprocess.run(
+        ["bash", str(GPU_CHECK), *args, str(out_dir)], capture_output=True, text=True, env=env, timeout=900
+    )
+
+
+@pytest.mark.slow
+def test_gpu_check_smoke_runs_every_benchmark_without_lm_eval_or_vllm(tmp_path):
+    completed = run_gpu_check(tmp_path, "--smoke")
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    lines = completed.stdout.strip().splitlines()
+    assert lines[0].startswith("gpu_check --smoke: python ")
+    assert re.fullmatch(r"gpu_check: done in \d+ s; results in .+", lines[-1])
+    assert (tmp_path / "summary.txt").read_text().splitlines() == lines
+    by_name = {line.split(":", 1)[0]: line for line in lines[1:-1]}
+    assert sorted(by_name) == sorted(BENCHMARKS)
+    for name, line in by_name.items():
+        assert "FAILED" not in line, line
+        if "SKIPPED" not in line:
+            assert (tmp_path / name / "stdout.txt").is_file()
+
+    match = DISC_LINE.fullmatch(by_name["disc_scoring"])
+    assert match, by_name["disc_scoring"]
+    figures = json.loads((tmp_path / "disc_scoring" / "disc_scoring.json").read_text())
+    setup = figures["setup"]
+    # the Qwen3-4B shape cut to one layer: 151,936 x 2,560 embeddings alone are 389M parameters
+    assert setup["layers"] == 1 and setup["parameters"] > 389_000_000
+    assert setup["pairs"] == 2 and setup["conversations"] == 4 and setup["dtype"] == "float32"
+    peak = setup["matmul_peak_flops_per_second"]
+    assert peak > 1e8
+    backends = {b["backend"]: b for b in figures["backends"]}
+    assert set(backends) == {"reference", "hf-rm"}
+    for backend in backends.values():
+        best = min(backend["seconds"])
+        assert backend["pairs_per_second"] == pytest.approx(2 / best)
+        assert backend["tokens_per_second"] == pytest.approx(backend["model_tokens"] / best)
+        assert backend["mfu"] == pytest.approx(backend["model_flops"] / best / peak)
+        # 1 layer of width 2,560: q, o 2,560 x 4,096, k, v 2,560 x 1,024, MLP 3 x 2,560 x 9,728
+        weights_per_token = 2 * (2 * 2560 * 4096 + 2 * 2560 * 1024 + 3 * 2560 * 9728)
+        assert backend["model_flops"] > weights_per_token * backend["model_tokens"]
+        assert backend["model_flops"] < 1.2 * weights_per_token * backend["model_tokens"]
+    reference, hf_rm = backends["reference"], backends["hf-rm"]
+    assert reference["model_tokens"] == setup["tokens"]
+    # each pair's history runs once under hf-rm, so it feeds the model fewer tokens
+    assert hf_rm["scoring"]["shared_prefix_conversations"] == 4
+    assert hf_rm["model_tokens"] < reference["model_tokens"]
+    assert hf_rm["max_abs_diff"] < setup["tolerance"] and hf_rm["decisions_agreeing"] == 1.0
+    assert hf_rm["scoring"]["self_check"] == "passed"
+    ratio = hf_rm["pairs_per_second"] / reference["pairs_per_second"]
+    assert match.group(1) == f"{ratio:.2f}"
+    assert match.group(2) == f"{100 * hf_rm['mfu']:.1f}" and match.group(3) == f"{100 * reference['mfu']:.1f}"
+
+
+def test_gpu_check_usage_errors(tmp_path):
+    for args in ([], ["--fast", str(tmp_path)], [str(tmp_path), str(tmp_path / "second")]):
+        completed = subprocess.run(["bash", str(GPU_CHECK), *args], capture_output=True, text=True)
+        assert completed.returncode == 2 and "usage: bash benchmarks/gpu_check.sh" in completed.stderr
