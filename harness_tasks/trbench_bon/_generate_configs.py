@@ -1,0 +1,130 @@
+"""Write the Best-of-N task YAMLs (run after changing metrics, variants or the data build).
+
+    python -m harness_tasks.trbench_bon._generate_configs
+
+Two bases: ``_trbench_bon_yaml`` (generative judges, the ``BonTask`` driver) and
+``_trbench_bon_disc_yaml`` (scalar RMs, lm-eval's multiple-choice path). A test fails when the
+files here are not what this script writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from harness_tasks.judge_prompts import PROMPT_VARIANTS
+from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
+from harness_tasks.task_yaml import rendered_files as render_task_files
+from harness_tasks.trbench_bon.bon_metrics import metrics_for
+from harness_tasks.trbench_bon.build import CANDIDATES_FILE
+from harness_tasks.trbench_bon.task import DEFAULT_MAX_GEN_TOKENS
+
+
+TASK_DIR = Path(__file__).resolve().parent
+BASE_FILE = "_trbench_bon_yaml"
+DISC_BASE_FILE = "_trbench_bon_disc_yaml"
+VERSION = 1.0
+DEFAULT_N = 8
+OTHER_N = (4, 16)
+
+
+def data_build() -> str:
+    return f"bon:embedded:sha256:{hashlib.sha256(CANDIDATES_FILE.read_bytes()).hexdigest()}"
+
+
+def _kwargs(protocol: str, n: int = DEFAULT_N, variant: str = "think") -> dict:
+    kwargs = {"n": n, "protocol": protocol, "seed": 0}
+    if protocol != "scalar":
+        kwargs |= {"prompt_variant": variant, "both_orders": True}
+    return kwargs
+
+
+def base_config() -> dict:
+    return {
+        "class": FunctionTag("utils.BonTask"),
+        "custom_dataset": FunctionTag("utils.load_dataset"),
+        "dataset_kwargs": _kwargs("listwise"),
+        "output_type": "generate_until",
+        "test_split": "test",
+        "doc_to_text": FunctionTag("utils.doc_to_text"),
+        "doc_to_target": FunctionTag("utils.doc_to_target"),
+        "process_results": FunctionTag("utils.process_results"),
+        "num_fewshot": 0,
+        # The ToolRM evaluation script's sampling settings, as in trbench_bfcl.
+        "generation_kwargs": {
+            "until": [],
+            "do_sample": True,
+            "temperature": 0.6,
+            "top_p": 0.95,
+            "top_k": 20,
+            "max_gen_toks": DEFAULT_MAX_GEN_TOKENS,
+        },
+        "metric_list": metric_list(metrics_for(DEFAULT_N, "listwise")),
+        "metadata": {"version": VERSION, "data_build": data_build()},
+    }
+
+
+def disc_base_config() -> dict:
+    return {
+        "custom_dataset": FunctionTag("utils.load_dataset"),
+        "dataset_kwargs": _kwargs("scalar"),
+        "output_type": "multiple_choice",
+        "test_split": "test",
+        "doc_to_text": FunctionTag("utils.doc_to_scalar_text"),
+        "doc_to_choice": FunctionTag("utils.doc_to_choice"),
+        "doc_to_target": 0,
+        "target_delimiter": "",
+        "process_results": FunctionTag("utils.process_results_scalar"),
+        "num_fewshot": 0,
+        "metric_list": metric_list(metrics_for(DEFAULT_N, "scalar")),
+        "metadata": {"version": VERSION, "data_build": data_build()},
+    }
+
+
+def task_configs() -> dict[str, dict]:
+    configs: dict[str, dict] = {}
+    for variant in PROMPT_VARIANTS:
+        stem = f"trbench_bon_{variant}"
+        configs[f"{stem}.yaml"] = {"task": stem, "dataset_kwargs": _kwargs("listwise", variant=variant)}
+        for n in OTHER_N:
+            configs[f"{stem}_n{n}.yaml"] = {
+                "task": f"{stem}_n{n}",
+                "dataset_kwargs": _kwargs("listwise", n, variant),
+                "metric_list": metric_list(metrics_for(n, "listwise")),
+            }
+        for suffix, protocol in (
+            ("2perm", "listwise_2perm"),
+            ("knockout", "knockout"),
+            ("allpairs", "all_pairs"),
+        ):
+            configs[f"{stem}_{suffix}.yaml"] = {
+                "task": f"{stem}_{suffix}",
+                "dataset_kwargs": _kwargs(protocol, variant=variant),
+                "metric_list": metric_list(metrics_for(DEFAULT_N, protocol)),
+            }
+    return configs
+
+
+def disc_task_configs() -> dict[str, dict]:
+    configs = {"trbench_bon_disc.yaml": {"task": "trbench_bon_disc"}}
+    for n in OTHER_N:
+        configs[f"trbench_bon_disc_n{n}.yaml"] = {
+            "task": f"trbench_bon_disc_n{n}",
+            "dataset_kwargs": _kwargs("scalar", n),
+            "metric_list": metric_list(metrics_for(n, "scalar")),
+        }
+    return configs
+
+
+def rendered_files() -> dict[Path, str]:
+    files = render_task_files(TASK_DIR, BASE_FILE, base_config(), task_configs())
+    files.update(render_task_files(TASK_DIR, DISC_BASE_FILE, disc_base_config(), disc_task_configs()))
+    return files
+
+
+def main() -> None:
+    write_files(rendered_files(), TASK_DIR)
+
+
+if __name__ == "__main__":
+    main()

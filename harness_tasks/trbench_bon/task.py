@@ -1,0 +1,416 @@
+"""The Best-of-N tasks in lm-eval: data loading, prompts, and the multi-round driver.
+
+lm-eval 0.4.13 runs ONE pass of requests per task: it builds every document's requests, calls
+the model once per request type, filters, then scores each document. A listwise judge fits that
+as it is (one or two prompts per item). Knockout needs later rounds whose prompts depend on earlier
+answers, so :class:`BonTask` (a ``ConfigurableTask``, named by the YAMLs' ``class:``) works like this:
+
+1. ``construct_requests`` turns each item into its first-round requests (listwise: its one or two
+   prompts; all-pairs: every comparison; knockout: the first round's comparisons), each an
+   ordinary ``generate_until`` Instance whose context lm-eval's own ``fewshot_context`` builds,
+   so ``--apply_chat_template``, ``--system_instruction`` and ``gen_prefix`` apply unchanged;
+2. lm-eval batches and runs them through the model (``--model hf``, ``vllm``, ...) as usual;
+3. ``apply_filters`` (called by lm-eval after generation, before scoring) reads the answers and,
+   for knockout, builds the next round's requests for every item still playing and sends them
+   through the SAME model object's ``generate_until``, round by round (one batched call per
+   round, with lm-eval's progress bar), until every bracket has a winner;
+4. ``process_results`` scores the selection.
+
+lm-eval 0.4.13 hands a task no reference to the model. The driver takes it from the running
+``lm_eval.evaluator.evaluate`` call (its ``lm`` argument, found on the call stack) or, from Python,
+from ``BonTask.model`` set beforehand. ``--log_samples`` records, per item, the first round's
+prompts (``arguments``) and raw outputs (``resps``), and in ``filtered_resps[0]`` a JSON record of
+every request of every round: who was shown in which order, the raw answer, the parsed choice and
+how each comparison was decided.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections import defaultdict
+from copy import deepcopy
+from typing import Any, ClassVar
+
+import datasets
+from lm_eval.api.instance import Instance
+from lm_eval.api.task import ConfigurableTask
+
+from harness_tasks.judge_prompts import check_variant, render_pairwise_prompt
+from harness_tasks.models.conversation_format import encode_conversation
+from harness_tasks.trbench_bon import sources
+from harness_tasks.trbench_bon.bon_metrics import BonRecord, metrics_for
+from harness_tasks.trbench_bon.build import CANDIDATES_FILE
+from harness_tasks.trbench_bon.candidates import CandidateFileError, read_candidate_file
+from harness_tasks.trbench_bon.selection import (
+    Match,
+    Selection,
+    all_pairs_matches,
+    copeland_winner,
+    decide_comparison,
+    knockout_round,
+    listwise_orders,
+    match_orders,
+    permutation,
+    seeded,
+    select_listwise,
+    select_scalar,
+)
+from toolrm_templates import get_template
+
+
+LISTWISE_TEMPLATES = {
+    "think": "genrm_bon_listwise_think.jinja",
+    "no_think": "genrm_bon_listwise_no_think.jinja",
+}
+DEFAULT_MAX_GEN_TOKENS = 8192
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_bon_dataset(
+    n: int = 8,
+    protocol: str = "listwise",
+    prompt_variant: str = "think",
+    seed: int = 0,
+    both_orders: bool = True,
+    candidates: str | None = None,
+    **_: Any,
+) -> dict[str, datasets.Dataset]:
+    """Docs for a Best-of-N task: the first ``n`` candidates of every set in the candidate file.
+
+    ``candidates`` (from ``--metadata '{"candidates": "my_sets.parquet"}'``) replaces the shipped
+    sets with a user's own, in the layout of :mod:`harness_tasks.trbench_bon.candidates`.
+    """
+    if protocol != "scalar":
+        check_variant(prompt_variant)
+    path = candidates or CANDIDATES_FILE
+    docs = []
+    for candidate_set in read_candidate_file(path):
+        where = candidate_set.where
+        if len(candidate_set.candidates) < n:
+            count = len(candidate_set.candidates)
+            raise CandidateFileError(f"{where}: field 'candidates' has {count} entries; the task needs n={n}")
+        history = candidate_set.chat_history
+        if history is None:
+            try:
+                history = sources.chat_history(candidate_set.source, candidate_set.item_id)
+            except (sources.UnknownItemError, RuntimeError) as error:
+                raise CandidateFileError(f"{where}: field 'item_id': {error}") from None
+        chosen = candidate_set.candidates[:n]
+        docs.append(
+            {
+                "item_id": candidate_set.item_id,
+                "source": candidate_set.source,
+                "category": candidate_set.category,
+                "chat_history": [dict(m) for m in history],
+                "candidates": [c.text for c in chosen],
+                "correct": [c.correct for c in chosen],
+                "error_types": [c.error_type or "" for c in chosen],
+                "protocol": protocol,
+                "prompt_variant": prompt_variant,
+                "seed": seed,
+                "both_orders": both_orders,
+            }
+        )
+    return {"test": datasets.Dataset.from_list(docs)}
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def render_listwise_prompt(chat_history: list[dict[str, str]], responses: list[str], variant: str) -> str:
+    template = get_template(LISTWISE_TEMPLATES[check_variant(variant)])
+    return template.render(chat_history=chat_history, responses=responses)
+
+
+def request_text(doc: dict) -> str:
+    """The judge prompt of one request: ``doc["bon_request"]`` says who is shown in which order."""
+    request = doc.get("bon_request") or {
+        "kind": "listwise",
+        "shown": permutation(len(doc["candidates"]), doc["seed"], doc["item_id"]),
+    }
+    shown = [doc["candidates"][i] for i in request["shown"]]
+    if request["kind"] == "listwise":
+        return render_listwise_prompt(doc["chat_history"], shown, doc["prompt_variant"])
+    return render_pairwise_prompt(doc["chat_history"], shown[0], shown[1], doc["prompt_variant"])
+
+
+def scalar_context(doc: dict) -> str:
+    return encode_conversation(doc["chat_history"], where=f"Best-of-N item {doc['item_id']}, chat_history")
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _count_tokens(model: Any, text: str) -> int:
+    encode = getattr(model, "tok_encode", None)
+    if callable(encode):
+        try:
+            return len(encode(text))
+        except Exception:  # a tokenizer that cannot take this text: fall back to words
+            pass
+    return len(text.split())
+
+
+def scalar_record(doc: dict, results: list[tuple[float, bool]]) -> dict:
+    scores = [float(score) for score, _ in results]
+    selected, tie_split = select_scalar(scores, doc["correct"])
+    prefix = {}
+    m = 2
+    while m < len(scores):
+        prefix[str(m)] = select_scalar(scores[:m], doc["correct"][:m])[0]
+        m *= 2
+    return BonRecord(
+        doc["item_id"],
+        doc["source"],
+        doc["category"],
+        list(doc["correct"]),
+        selected,
+        judge_calls=len(scores),
+        tie_split=tie_split,
+        prefix_selected=prefix,
+    ).to_record()
+
+
+def process_results_scalar(doc: dict, results: list[tuple[float, bool]]) -> dict:
+    record = scalar_record(doc, results)
+    return dict.fromkeys(metrics_for(len(doc["correct"]), "scalar"), record)
+
+
+class BonTask(ConfigurableTask):
+    """Generative Best-of-N protocols (listwise, two-permutation listwise, knockout, all-pairs)."""
+
+    model: ClassVar[Any] = None
+    """Set from Python to drive later rounds through this model instead of the one found on the stack."""
+
+    def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
+        config = {key: value for key, value in (config or {}).items() if key != "class"}
+        super().__init__(config=config, **kwargs)
+        self._request_kwargs: dict[str, Any] = {}
+        self._records: dict[str, dict] = {}
+
+    # lm-eval calls this once with the run's prompt settings; later rounds reuse them
+    def build_all_requests(self, **kwargs: Any) -> None:
+        self._request_kwargs = {
+            key: kwargs.get(key)
+            for key in ("system_instruction", "apply_chat_template", "fewshot_as_multiturn", "chat_template")
+        }
+        self._records = {}
+        super().build_all_requests(**kwargs)
+
+    def _context(self, request_doc: dict) -> str:
+        settings = self._request_kwargs
+        return self.fewshot_context(
+            request_doc,
+            num_fewshot=0,
+            system_instruction=settings.get("system_instruction"),
+            apply_chat_template=bool(settings.get("apply_chat_template")),
+            fewshot_as_multiturn=bool(settings.get("fewshot_as_multiturn")),
+            chat_template=settings.get("chat_template"),
+            gen_prefix=self.doc_to_prefix(request_doc),
+        )
+
+    def _request_docs(self, doc: dict) -> list[dict]:
+        n, seed, item = len(doc["candidates"]), doc["seed"], doc["item_id"]
+        protocol = doc["protocol"]
+        if protocol in ("listwise", "listwise_2perm"):
+            orders = listwise_orders(n, seed, item, protocol == "listwise_2perm")
+            return [{**doc, "bon_request": {"kind": "listwise", "shown": order}} for order in orders]
+        order = permutation(n, seed, item)
+        matches = all_pairs_matches(order) if protocol == "all_pairs" else knockout_round(order)[0]
+        return self._match_docs(doc, matches, round_no=1)
+
+    @staticmethod
+    def _match_docs(doc: dict, matches: list[Match], round_no: int) -> list[dict]:
+        return [
+            {
+                **doc,
+                "bon_request": {
+                    "kind": "pair",
+                    "shown": list(pair),
+                    "match": [m.first, m.second],
+                    "round": round_no,
+                },
+            }
+            for m in matches
+            for pair in match_orders(m, doc["both_orders"])
+        ]
+
+    def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any) -> list[Instance]:
+        metadata = kwargs.get("metadata")
+        return [
+            Instance(
+                request_type="generate_until",
+                doc=request_doc,
+                arguments=(self._context(request_doc), deepcopy(self.config.generation_kwargs)),
+                idx=index,
+                metadata=metadata,
+            )
+            for index, request_doc in enumerate(self._request_docs(doc))
+        ]
+
+    # ---------------------------------------------------------------- after generation
+
+    def _running_model(self) -> Any:
+        if BonTask.model is not None:
+            return BonTask.model
+        for frame_info in inspect.stack(context=0):
+            frame = frame_info.frame
+            if frame.f_code.co_name == "evaluate" and frame.f_code.co_filename.replace("\\", "/").endswith(
+                "lm_eval/evaluator.py"
+            ):
+                return frame.f_locals.get("lm")
+        return None
+
+    def apply_filters(self) -> None:
+        super().apply_filters()
+        model = self._running_model()
+        by_doc: dict[int, list[Instance]] = defaultdict(list)
+        for instance in self._instances:
+            by_doc[instance.doc_id].append(instance)
+        groups = [sorted(group, key=lambda inst: inst.idx) for _, group in sorted(by_doc.items())]
+        if not groups:
+            return
+        protocol = groups[0][0].doc["protocol"]
+        if protocol == "knockout":
+            selections = self._run_knockout(groups, model)
+        else:
+            selections = [self._select_one_round(group, model) for group in groups]
+        for group, selection in zip(groups, selections, strict=True):
+            doc = group[0].doc
+            record = BonRecord(
+                doc["item_id"],
+                doc["source"],
+                doc["category"],
+                list(doc["correct"]),
+                selection.selected,
+                invalid_selection=selection.invalid_selection,
+                judge_calls=selection.judge_calls,
+                comparisons=selection.comparisons,
+                gen_tokens=selection.gen_tokens,
+                invalid_answers=selection.invalid_answers,
+                answered_positions=selection.answered_positions,
+                consistent=selection.consistent,
+            ).to_record()
+            self._records[doc["item_id"]] = record
+            trace = json.dumps(
+                {"selected": selection.selected, "requests": selection.log}, ensure_ascii=False
+            )
+            for key in group[0].filtered_resps:
+                group[0].filtered_resps[key] = trace
+
+    def _select_one_round(self, group: list[Instance], model: Any) -> Selection:
+        doc = group[0].doc
+        outputs = [inst.resps[0] for inst in group]
+        tokens = sum(_count_tokens(model, text) for text in outputs)
+        if doc["protocol"] in ("listwise", "listwise_2perm"):
+            orders = [inst.doc["bon_request"]["shown"] for inst in group]
+            selection = select_listwise(orders, outputs, doc["seed"], doc["item_id"])
+            for entry, output in zip(selection.log, outputs, strict=True):
+                entry["output"] = output
+            selection.gen_tokens = tokens
+            return selection
+        # all-pairs voting
+        order = permutation(len(doc["candidates"]), doc["seed"], doc["item_id"])
+        points = dict.fromkeys(order, 0.0)
+        selection = Selection(None, judge_calls=len(group), gen_tokens=tokens)
+        per_match = 2 if doc["both_orders"] else 1
+        for start in range(0, len(group), per_match):
+            chunk = group[start : start + per_match]
+            winner, how = self._decide(chunk, selection, seeded(doc["seed"], doc["item_id"], "pair", start))
+            if how in ("split", "invalid"):
+                first, second = chunk[0].doc["bon_request"]["match"]
+                points[first] += 0.5
+                points[second] += 0.5
+            else:
+                points[winner] += 1.0
+            selection.comparisons += 1
+        selection.selected = copeland_winner(points, order, seeded(doc["seed"], doc["item_id"], "copeland"))
+        selection.log.append({"points": {str(k): v for k, v in points.items()}})
+        return selection
+
+    @staticmethod
+    def _decide(chunk: list[Instance], selection: Selection, rng) -> tuple[int, str]:
+        from harness_tasks.trbench_bon.selection import parse_index_choice
+
+        match = Match(*chunk[0].doc["bon_request"]["match"])
+        answers = [parse_index_choice(inst.resps[0], 2) for inst in chunk]
+        winner, how = decide_comparison(match, answers, rng)
+        selection.invalid_answers += sum(a is None for a in answers)
+        if how == "invalid":
+            selection.invalid_selection = True
+        selection.log.append(
+            {
+                "round": chunk[0].doc["bon_request"].get("round", 1),
+                "match": [match.first, match.second],
+                "orders": [inst.doc["bon_request"]["shown"] for inst in chunk],
+                "outputs": [inst.resps[0] for inst in chunk],
+                "answers": answers,
+                "winner": winner,
+                "decided_by": how,
+            }
+        )
+        return winner, how
+
+    def _run_knockout(self, groups: list[list[Instance]], model: Any) -> list[Selection]:
+        selections = [Selection(None) for _ in groups]
+        current = groups  # this round's instances per item (first round: lm-eval's own)
+        entrants = [
+            permutation(len(g[0].doc["candidates"]), g[0].doc["seed"], g[0].doc["item_id"]) for g in groups
+        ]
+        round_no = 1
+        while True:
+            next_docs: dict[int, list[dict]] = {}
+            for i, group in enumerate(current):
+                if not group:
+                    continue
+                doc = group[0].doc
+                selection = selections[i]
+                selection.judge_calls += len(group)
+                selection.gen_tokens += sum(_count_tokens(model, inst.resps[0]) for inst in group)
+                _, bye = knockout_round(entrants[i])
+                per_match = 2 if doc["both_orders"] else 1
+                winners = []
+                for start in range(0, len(group), per_match):
+                    chunk = group[start : start + per_match]
+                    rng = seeded(doc["seed"], doc["item_id"], "knockout", round_no, start)
+                    winners.append(self._decide(chunk, selection, rng)[0])
+                    selection.comparisons += 1
+                entrants[i] = winners + ([bye] if bye is not None else [])
+                if len(entrants[i]) == 1:
+                    selection.selected = entrants[i][0]
+                else:
+                    matches, _ = knockout_round(entrants[i])
+                    base = {k: v for k, v in doc.items() if k != "bon_request"}
+                    next_docs[i] = self._match_docs(base, matches, round_no + 1)
+            if not next_docs:
+                return selections
+            if model is None:
+                raise RuntimeError(
+                    "knockout needs later rounds but found no model: run it through lm-eval's evaluate() "
+                    "(toolrm-eval / lm_eval / simple_evaluate) or set BonTask.model"
+                )
+            round_no += 1
+            batch: list[Instance] = []
+            current = [[] for _ in groups]
+            for i, docs in next_docs.items():
+                for index, request_doc in enumerate(docs):
+                    instance = Instance(
+                        request_type="generate_until",
+                        doc=request_doc,
+                        arguments=(self._context(request_doc), deepcopy(self.config.generation_kwargs)),
+                        idx=index,
+                        metadata=(self.config.task, groups[i][0].doc_id, 1),
+                    )
+                    batch.append(instance)
+                    current[i].append(instance)
+            for instance, output in zip(batch, model.generate_until(batch), strict=True):
+                instance.resps.append(output)
+
+    def process_results(self, doc: dict, results: list) -> dict:
+        record = self._records.get(doc["item_id"])
+        if record is None:
+            raise RuntimeError(f"Best-of-N item {doc['item_id']} was not scored (apply_filters did not run)")
+        return dict.fromkeys(metrics_for(len(doc["correct"]), doc["protocol"]), record)
