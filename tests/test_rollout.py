@@ -195,3 +195,16 @@ def test_stop_checker_finds_a_stop_string_split_across_tokens(model_and_tokenize
     assert "</choice>" not in tokenizer.decode(tokens[: found[0] - 1])
     # several tokens at once (sync_every > 1) give the same cut
     assert checker.check(tokens, len(tokens)) == found
+
+
+def test_samples_do_not_depend_on_the_batch(model_and_tokenizer, prompts):
+    """Counter-based randomness: a completion is a function of (seed, prompt seed, sample index),
+    so batch size, refills and the order of prompts (what a process gets) do not change it."""
+    model, tokenizer = model_and_tokenizer
+    params = SamplingParams(n=2, max_new_tokens=10, temperature=1.0, seed=7)
+    wide = RolloutEngine(model, tokenizer, EngineConfig(max_batch_size=16)).generate(prompts, params)
+    narrow_engine = RolloutEngine(model, tokenizer, EngineConfig(max_batch_size=3, prefill_batch_size=1))
+    reversed_order = narrow_engine.generate(prompts[::-1], params, prompt_seeds=range(len(prompts))[::-1])
+    assert [[c.token_ids for c in row] for row in wide] == [
+        [c.token_ids for c in row] for row in reversed_order[::-1]
+    ]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import torch
 
 from toolrm_train.rollout import kv_cache
-from toolrm_train.rollout.sampling import SamplingParams, sample_tokens
+from toolrm_train.rollout.sampling import SamplingParams, counter_uniforms, request_key, sample_tokens
 from toolrm_train.rollout.stopping import FinishReason, StopChecker
 
 
@@ -215,19 +215,31 @@ class RolloutEngine:
         return self._compiled_forward(tokens, positions, mask).clone()
 
     # ----------------------------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
-        """Sample ``params.n`` completions for each prompt (token ids, no padding)."""
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: SamplingParams,
+        prompt_seeds: Sequence[int] | None = None,
+    ) -> list[list[Completion]]:
+        """Sample ``params.n`` completions for each prompt (token ids, no padding).
+
+        ``prompt_seeds``: one integer per prompt naming its random stream (default: its index).
+        A completion depends only on (``params.seed``, its prompt seed, its sample index), never on
+        the batch, so a trainer passes dataset ids to make runs independent of the process count.
+        """
         if not prompts:
             return []
         if any(len(p) == 0 for p in prompts):
             raise ValueError("every prompt needs at least one token")
         started = time.perf_counter()
         with inference_mode_of(self.model):
-            results = self._run(prompts, params)
+            results = self._run(prompts, params, prompt_seeds)
         self.last_stats.seconds = time.perf_counter() - started
         return results
 
-    def _run(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[Completion]]:
+    def _run(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams, prompt_seeds: Sequence[int] | None
+    ) -> list[list[Completion]]:
         cfg, device = self.config, self.device
         queue: deque[tuple[int, int]] = deque((p, s) for p in range(len(prompts)) for s in range(params.n))
         n_slots = min(cfg.max_batch_size, len(queue))
@@ -236,10 +248,12 @@ class RolloutEngine:
         cache_len = _round_up(longest + params.max_new_tokens + slack, cfg.cache_len_multiple)
         cache = self._static_cache(n_slots, cache_len)
         sync_every = cfg.sync_every or (8 if device.type == "cuda" else 1)
-        generator = None
-        if params.seed is not None:
-            generator = torch.Generator(device=device)
-            generator.manual_seed(params.seed)
+        base_seed = params.seed if params.seed is not None else int(torch.randint(0, 2**31, ()).item())
+        seeds = list(range(len(prompts))) if prompt_seeds is None else list(prompt_seeds)
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} prompt seeds for {len(prompts)} prompts")
+        keys = torch.zeros(n_slots, dtype=torch.long, device=device)
+        counters = torch.zeros(n_slots, dtype=torch.long, device=device)
         checker = StopChecker(
             self.tokenizer,
             [*self.eos_token_ids, *params.stop_token_ids],
@@ -308,6 +322,9 @@ class RolloutEngine:
                     stats.compactions += int(live > 0)
                     pointer = target
                 self._prefill_group(
+                    [request_key(base_seed, seeds[p], s) for p, s in group],
+                    keys,
+                    counters,
                     prompts,
                     distinct,
                     group,
@@ -320,7 +337,6 @@ class RolloutEngine:
                     positions,
                     slots,
                     params,
-                    generator,
                 )
                 stats.prefills += 1
                 for index in free[: len(group)]:
@@ -341,7 +357,8 @@ class RolloutEngine:
                 mask[:, pointer] = 1
                 step_mask = mask[:, : pointer + 1] if self._windowed() else mask
                 logits = self._decode(current, positions, step_mask)
-                token, logprob = sample_tokens(logits, params, generator)
+                token, logprob = sample_tokens(logits, params, counter_uniforms(keys, counters))
+                counters += 1
                 new_tokens[:, step] = token
                 new_logprobs[:, step] = logprob
                 current = token[:, None]
@@ -368,6 +385,9 @@ class RolloutEngine:
 
     def _prefill_group(
         self,
+        request_keys: list[int],
+        keys: torch.Tensor,
+        counters: torch.Tensor,
         prompts: Sequence[Sequence[int]],
         distinct: list[int],
         group: list[tuple[int, int]],
@@ -380,7 +400,6 @@ class RolloutEngine:
         positions: torch.Tensor,
         slots: list[_Slot],
         params: SamplingParams,
-        generator: torch.Generator | None,
     ) -> None:
         device = self.device
         ids = torch.full((len(distinct), width), self.pad_token_id, dtype=torch.long)
@@ -408,7 +427,12 @@ class RolloutEngine:
         kv_cache.copy_prefill_into_slots(cache, prefilled, rows, slot_index, pointer)
         mask[slot_index] = 0
         mask[slot_index, pointer - width : pointer] = attention[rows]
-        first, first_logprob = sample_tokens(out.logits[:, -1][rows], params, generator)
+        keys[slot_index] = torch.tensor(request_keys, dtype=torch.long, device=device)
+        counters[slot_index] = 0
+        first, first_logprob = sample_tokens(
+            out.logits[:, -1][rows], params, counter_uniforms(keys[slot_index], counters[slot_index])
+        )
+        counters[slot_index] = 1
         current[slot_index, 0] = first
         lengths = torch.tensor([len(prompts[p]) for p, _ in group], dtype=torch.long, device=device)
         positions[slot_index, 0] = lengths

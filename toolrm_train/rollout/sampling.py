@@ -8,7 +8,9 @@ ratio is 1. Top-k / top-p only decide which tokens may be drawn. Greedy decoding
 
 Drawing is inverse-CDF sampling (one uniform per row, ``searchsorted`` on the cumulative
 probabilities): like gpt-fast's exponential race it needs no host synchronisation, but it draws
-``B`` random numbers per step instead of ``B × V``. With a seeded ``torch.Generator`` it is repeatable.
+``B`` random numbers per step instead of ``B × V``. The uniforms come from a counter-based hash of
+(seed, prompt, sample index, token index), so a completion does not depend on the batch it was
+drawn in (:func:`counter_uniforms`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class SamplingParams:
     stop_token_ids: tuple[int, ...] = ()
     """Extra end-of-sequence token ids, besides the tokenizer's / generation config's EOS."""
     seed: int | None = None
-    """Seed of the eager path's generator; ``None`` draws from torch's global RNG."""
+    """Base seed of the counter-based sampler; ``None`` draws one from torch's global RNG."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -75,14 +77,49 @@ def _filter_top_k_top_p(scaled: torch.Tensor, top_k: int, top_p: float) -> torch
     return scaled
 
 
-def _inverse_cdf_draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+_MASK32 = 0xFFFFFFFF
+
+
+def mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (xor-shift-multiply) on int64 tensors holding values in [0, 2^32).
+
+    Multipliers are below 2^31, so every product stays below 2^63: no signed overflow.
+    """
+    x = x & _MASK32
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x6B43A9B5) & _MASK32
+    return x ^ (x >> 16)
+
+
+def request_key(seed: int, prompt_seed: int, sample_index: int) -> int:
+    """The 32-bit random stream id of one request (a prompt's ``sample_index``-th completion)."""
+    value = torch.tensor([seed & _MASK32], dtype=torch.long)
+    value = mix32(value ^ mix32(torch.tensor([prompt_seed & _MASK32])))
+    return int(mix32(value ^ mix32(torch.tensor([sample_index + 0x3C6EF372]))))
+
+
+def counter_uniforms(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
+    """``u[b] in [0, 1)``: a pure function of (request key, token index); 24-bit resolution.
+
+    Counter-based randomness makes a completion independent of which slot, batch, wave or
+    process it was drawn in: the same seed gives the same samples with 1 or 2 processes, with or
+    without refills, which is what lets resumed and distributed runs match a single run.
+    """
+    h = mix32(keys + mix32(counters + 0x2545F491))
+    h = mix32(h ^ keys)
+    return (h >> 8).to(torch.float32) / float(1 << 24)
+
+
+def _inverse_cdf_draw(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     """One draw per row: the first token whose cumulative probability exceeds ``u · total``.
 
     Only ``B`` uniforms per step (an exponential race needs ``B × V``, which dominates a small
     model's step on CPU). ``right=True`` never lands on a zero-probability (filtered) token.
     """
     cdf = probs.cumsum(dim=-1)
-    u = torch.rand((probs.shape[0], 1), generator=generator, device=probs.device, dtype=cdf.dtype)
+    u = uniforms.to(cdf.dtype)[:, None]
     tokens = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1)
     return tokens.clamp_(max=probs.shape[-1] - 1)
 
@@ -90,9 +127,13 @@ def _inverse_cdf_draw(probs: torch.Tensor, generator: torch.Generator | None) ->
 def sample_tokens(
     logits: torch.Tensor,
     params: SamplingParams,
-    generator: torch.Generator | None = None,
+    uniforms: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``logits [B, V]`` -> ``(tokens [B] int64, logprobs [B] float32)``; no host synchronisation."""
+    """``logits [B, V]`` -> ``(tokens [B] int64, logprobs [B] float32)``; no host synchronisation.
+
+    ``uniforms [B]`` in [0, 1) drive the draws (see :func:`counter_uniforms`); ``None`` draws them
+    from torch's global RNG.
+    """
     logits = logits.float()
     if params.greedy:
         tokens = logits.argmax(dim=-1)
@@ -101,5 +142,7 @@ def sample_tokens(
         scaled = logits / params.temperature
         logprobs = torch.log_softmax(scaled, dim=-1)
         probs = torch.softmax(_filter_top_k_top_p(scaled, params.top_k, params.top_p), dim=-1)
-        tokens = _inverse_cdf_draw(probs, generator)
+        if uniforms is None:
+            uniforms = torch.rand(probs.shape[0], device=probs.device)
+        tokens = _inverse_cdf_draw(probs, uniforms)
     return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
