@@ -118,6 +118,20 @@ def test_json_array_with_a_non_utf8_element(tmp_path):
     assert sorted(trajectories) == ["r0", "r2"]
 
 
+def test_corrupt_parquet_and_gzip_files_are_counted_not_tracebacks(tmp_path):
+    import gzip
+
+    parquet = tmp_path / "broken.parquet"
+    parquet.write_bytes(b"PAR1 this is not parquet")
+    packed = gzip.compress(b"\n".join(json.dumps(xlam_row(i)).encode() for i in range(50)))
+    truncated = tmp_path / "cut.jsonl.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    for path in (parquet, truncated):
+        trajectories, log = load(path)
+        assert trajectories == {} and dict(log.counts) == {("read", "unreadable_file"): 1}
+        assert examples(log)[0].startswith(f"{path}")
+
+
 @pytest.mark.parametrize("content", [b"", b"\n\n", b" [ ] \n"])
 def test_empty_input_is_named_and_counted(tmp_path, content):
     path = tmp_path / "empty.json"

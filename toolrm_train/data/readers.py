@@ -205,14 +205,18 @@ def _iter_json_file(path: Path, log: IssueLog, name: str | None = None) -> Itera
         yield from _iter_json_lines(data, name, log)
 
 
-def _iter_parquet_file(path: Path, name: str) -> Iterator[tuple[Any, str]]:
+def _iter_parquet_file(path: Path, name: str, log: IssueLog) -> Iterator[tuple[Any, str]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     index = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            yield row, f"{name}, row {index}"
-            index += 1
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                yield row, f"{name}, row {index}"
+                index += 1
+    except (OSError, pa.ArrowException) as error:  # not Parquet, truncated, corrupt pages
+        log.skip("read", "unreadable_file", f"{name}, row {index}", detail=f"rows from here on: {error}")
 
 
 def bfcl_answer_file(question_file: Path) -> Path | None:
@@ -241,7 +245,9 @@ def read_file(path: Path, log: IssueLog, name: str | None = None) -> Iterator[Ra
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
     name = name or str(path)
-    rows = _iter_parquet_file(path, name) if path.suffix == ".parquet" else _iter_json_file(path, log, name)
+    rows = (
+        _iter_parquet_file(path, name, log) if path.suffix == ".parquet" else _iter_json_file(path, log, name)
+    )
     source = source_name_for(path)
     answers: dict[str, Any] | None = None
     skips_before, seen_rows = log.total, 0

@@ -68,7 +68,8 @@ def print_summary(
             )
         console.print(table)
 
-    skipped = Table(title=f"skipped or excluded ({log.total:,}; every example in stats.json)")
+    where = "; examples of each in stats.json" if outputs else ""
+    skipped = Table(title=f"skipped or excluded ({log.total:,}{where})")
     skipped.add_column("stage: reason")
     skipped.add_column("count", justify="right")
     skipped.add_column("first example")
