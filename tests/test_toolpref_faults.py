@@ -126,10 +126,14 @@ def test_corrupt_parquet_and_gzip_files_are_counted_not_tracebacks(tmp_path):
     packed = gzip.compress(b"\n".join(json.dumps(xlam_row(i)).encode() for i in range(50)))
     truncated = tmp_path / "cut.jsonl.gz"
     truncated.write_bytes(packed[: len(packed) // 2])
-    for path in (parquet, truncated):
-        trajectories, log = load(path)
-        assert trajectories == {} and dict(log.counts) == {("read", "unreadable_file"): 1}
-        assert examples(log)[0].startswith(f"{path}")
+    trajectories, log = load(parquet)
+    assert trajectories == {} and dict(log.counts) == {("read", "unreadable_file"): 1}
+    assert examples(log)[0].startswith(f"{parquet}, row 0: unreadable_file")
+    trajectories, log = load(truncated)
+    assert dict(log.counts) == {("read", "unreadable_file"): 1}
+    assert examples(log)[0].startswith(f"{truncated}: unreadable_file (")
+    assert 0 < len(trajectories) < 50  # the whole rows before the damage are kept
+    assert list(trajectories) == [f"r{i}" for i in range(len(trajectories))]
 
 
 @pytest.mark.parametrize("content", [b"", b"\n\n", b" [ ] \n"])

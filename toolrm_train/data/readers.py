@@ -60,11 +60,23 @@ def source_name_for(path: Path) -> str:
     return _BFCL_STEM.sub("", name)
 
 
-def _read_bytes(path: Path) -> bytes:
-    if path.suffix == ".gz":
+def _read_bytes(path: Path) -> tuple[bytes, str | None]:
+    """The file's bytes, and what went wrong if it could not be read to the end.
+
+    A ``.gz`` file cut short keeps what was decompressed before the damage (up to its last whole
+    line, so no half row is read as a row).
+    """
+    if path.suffix != ".gz":
+        return path.read_bytes(), None
+    chunks = []
+    try:
         with gzip.open(path, "rb") as handle:
-            return handle.read()
-    return path.read_bytes()
+            while chunk := handle.read1(1 << 16):  # read1: what is there, so a cut file keeps its head
+                chunks.append(chunk)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        data = b"".join(chunks)
+        return data[: data.rfind(b"\n") + 1], str(error) or type(error).__name__
+    return b"".join(chunks), None
 
 
 _DECODER = json.JSONDecoder()
@@ -195,10 +207,12 @@ def _iter_json_file(path: Path, log: IssueLog, name: str | None = None) -> Itera
     """JSON lines, or one JSON array of rows (``.json`` files holding a list)."""
     name = name or str(path)
     try:
-        data = _read_bytes(path)
-    except (OSError, EOFError) as error:  # a truncated or corrupt .gz, an unreadable file
+        data, damage = _read_bytes(path)
+    except OSError as error:  # an unreadable file (permissions, a folder)
         log.skip("read", "unreadable_file", name, detail=str(error))
         return
+    if damage is not None:
+        log.skip("read", "unreadable_file", name, detail=f"{damage}; rows after the damage are lost")
     if data.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):
         yield from _iter_json_array(data, name, log)
     else:
