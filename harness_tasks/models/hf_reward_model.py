@@ -11,7 +11,9 @@ Model args: ``pretrained`` (path or Hub id; also names lm-eval's output folder),
 ``revision``, ``trust_remote_code``, ``dtype`` (``auto``, ``bfloat16``, ``float16``, ``float32``),
 ``attn_implementation``, ``max_batch_tokens`` (rows x padded length per forward pass; the speed
 knob; ``1`` scores one conversation per pass, as the reference does), ``merge_system`` (``auto``,
-``true``, ``false``; see ``rm_rendering``) and ``show_progress``. lm-eval's ``--device`` is used;
+``true``, ``false``; see ``rm_rendering``), ``show_progress``, ``max_length`` (positions; default:
+the model config's, as lm-eval resolves it) and ``too_long`` (``skip``: conversations longer than
+that are not scored and are counted; ``error``: stop, naming the row). lm-eval's ``--device`` is used;
 ``--max_batch_size`` caps conversations per pass; ``--batch_size`` is accepted and ignored,
 because the token budget, not a row count, is what bounds memory for conversations of very
 different lengths.
@@ -83,6 +85,8 @@ class HFRewardModel(RewardModelLM):
         max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
         merge_system: Any = None,
         show_progress: bool = True,
+        max_length: int | None = None,
+        too_long: str = "skip",
         device: str | None = None,
         batch_size: Any = None,
         max_batch_size: int | None = None,
@@ -112,6 +116,14 @@ class HFRewardModel(RewardModelLM):
         self.encoder = ConversationEncoder(self.tokenizer, parse_merge_system(merge_system))
         self.batching = BatchingConfig(int(max_batch_tokens), max_batch_size, parse_flag(show_progress))
         self.report = ScoringReport()
+        from lm_eval.models.utils import resolve_max_length
+
+        positions = (
+            int(max_length)
+            if max_length
+            else resolve_max_length(self.model.config, self.tokenizer, default=0)
+        )
+        self.set_length_policy(positions or None, too_long)
         if batch_size not in (None, 1, "1"):
             log.info(
                 "hf-rm batches by a token budget (max_batch_tokens); batch_size=%s is ignored", batch_size

@@ -6,10 +6,18 @@ A scalar reward model answers a ``multiple_choice`` task: each ``loglikelihood``
 answer is ``(score, False)``: lm-eval then ranks the choices by score, and a task's own
 ``process_results`` sees the raw scores. :class:`RewardModelLM` does this for both model types;
 they only say how token ids are scored.
+
+A conversation longer than the model's positions is never truncated: with ``too_long=skip`` (the
+default) it is not scored, its answer is :data:`NOT_SCORED` ``(nan, True)`` (the flag, unused for
+rewards, is what tells a task the row was skipped; ``trbench_bfcl_disc`` counts such pairs as
+``skipped_too_long``) and the count is in the results' ``config.rm_skipped_too_long``; with
+``too_long=error`` the run stops before scoring, naming the row.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from lm_eval.api.model import LM
@@ -18,6 +26,12 @@ from harness_tasks.models.conversation_format import Message, decode_conversatio
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import ScoringReport
 
+
+log = logging.getLogger(__name__)
+
+NOT_SCORED = (math.nan, True)
+"""The answer for a conversation skipped because it exceeds the model's positions."""
+TOO_LONG_POLICIES = ("skip", "error")
 
 NOT_A_GENERATOR = (
     "{name} is a scalar reward model: it scores conversations and answers only loglikelihood requests "
@@ -61,6 +75,17 @@ class RewardModelLM(LM):
     name: str
     encoder: ConversationEncoder
     report: ScoringReport
+    max_positions: int | None = None
+    """Longest conversation the model can score (``None``: unknown, nothing is skipped)."""
+    too_long: str = "skip"
+    """``skip`` (not scored, counted) or ``error`` (stop) for conversations over ``max_positions``."""
+    skipped_too_long: int = 0
+
+    def set_length_policy(self, max_positions: int | None, too_long: str) -> None:
+        if too_long not in TOO_LONG_POLICIES:
+            raise ValueError(f"unknown too_long={too_long!r}; expected one of {', '.join(TOO_LONG_POLICIES)}")
+        self.max_positions = int(max_positions) if max_positions else None
+        self.too_long = too_long
 
     def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
         """One score per tokenized conversation, in input order (``wheres`` name them in errors)."""
@@ -70,7 +95,30 @@ class RewardModelLM(LM):
         conversations = [request_conversation(request) for request in requests]
         wheres = [describe_request(request) for request in requests]
         token_ids = self.encoder.encode(conversations, wheres)
-        return [(score, False) for score in self.score(token_ids, wheres)]
+        limit = self.max_positions
+        over = [i for i, ids in enumerate(token_ids) if limit is not None and len(ids) > limit]
+        if over and self.too_long == "error":
+            first = over[0]
+            raise ValueError(
+                f"{wheres[first]}: {len(token_ids[first])} tokens exceed the model's {limit} positions "
+                f"({len(over)} such conversations); pass too_long=skip to skip and count them"
+            )
+        if over:
+            log.warning(
+                "%s: %d of %d conversations exceed the model's %d positions: skipped and counted",
+                self.name,
+                len(over),
+                len(requests),
+                limit,
+            )
+            self.skipped_too_long += len(over)
+        skipped = set(over)
+        fits = [i for i in range(len(token_ids)) if i not in skipped]
+        scores = self.score([token_ids[i] for i in fits], [wheres[i] for i in fits]) if fits else []
+        answers: list[tuple[float, bool]] = [NOT_SCORED] * len(token_ids)
+        for i, score in zip(fits, scores, strict=True):
+            answers[i] = (score, False)
+        return answers
 
     def get_model_info(self) -> dict[str, Any]:
         """Recorded under ``config`` in lm-eval's results: what was scored and how."""
@@ -78,6 +126,9 @@ class RewardModelLM(LM):
             "model_type": self.name,
             "rm_merge_system": self.encoder.merges_system,
             "rm_scoring": self.report.as_dict(),
+            "rm_max_positions": self.max_positions,
+            "rm_too_long": self.too_long,
+            "rm_skipped_too_long": self.skipped_too_long,
         }
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:

@@ -12,8 +12,10 @@ so ``hf-rm`` and ``vllm-rm`` score identical inputs; vLLM's classifier activatio
 
 Model args: ``pretrained``, ``tokenizer``, ``revision``, ``trust_remote_code``, ``dtype``,
 ``max_model_len``, ``gpu_memory_utilization``, ``tensor_parallel_size``, ``seed``,
-``merge_system``, ``show_progress``; any other keyword goes to ``vllm.LLM`` unchanged. vLLM
-starts worker processes, so scripts that use it need an ``if __name__ == "__main__":`` guard.
+``merge_system``, ``show_progress``, ``too_long`` (``skip``: conversations longer than vLLM's
+``max_model_len`` are not scored and are counted; ``error``: stop, naming the row); any other
+keyword goes to ``vllm.LLM`` unchanged. vLLM starts worker processes, so scripts that use it
+need an ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class VLLMRewardModel(RewardModelLM):
         seed: int = 0,
         merge_system: Any = None,
         show_progress: bool = True,
+        too_long: str = "skip",
         **engine_args: Any,
     ) -> None:
         super().__init__()
@@ -156,6 +159,7 @@ class VLLMRewardModel(RewardModelLM):
         self.encoder = ConversationEncoder(hf_tokenizer, parse_merge_system(merge_system))
         self.scorer = VLLMScorer(self.llm, parse_flag(show_progress))
         self.report = ScoringReport()
+        self.set_length_policy(self.scorer.max_model_len, too_long)
 
     def score(self, token_ids: list[list[int]], wheres: list[str]) -> list[float]:
         return self.scorer.score(token_ids, wheres, self.report)

@@ -20,7 +20,8 @@ from harness_tasks.trbench_dataset import HUB_DATASET, embedded_data_build
 
 TASK_DIR = Path(__file__).resolve().parent
 BASE_FILE = "_trbench_bfcl_disc_yaml"
-VERSION = 1.0
+VERSION = 2.0
+"""2.0: pairs over the model's positions are skipped and counted (skipped_too_long)."""
 HUB_PROMPT_VARIANT = "no_think"
 """The release's two files hold the same conversations; the scalar-RM task ignores the judge prompt."""
 

@@ -9,7 +9,9 @@ tallies, ``Avg`` and standard errors are reused here):
 - ``acc_<category>``: accuracy within one category (NaN when the run has none of it);
 - ``margin``: mean of score(chosen) - score(rejected), in the model's score units;
 - ``tie_rate``: pairs whose two scores are exactly equal (a sign of a truncated or broken input);
-- ``n_pairs``: pairs scored.
+- ``n_pairs``: pairs scored;
+- ``skipped_too_long``: pairs not scored because a conversation exceeds the model's positions
+  (``hf-rm`` / ``vllm-rm`` with ``too_long=skip``); they are in no other metric.
 """
 
 from __future__ import annotations
@@ -36,14 +38,17 @@ class ScoredPair:
     category: str
     score_chosen: float
     score_rejected: float
+    skipped: bool = False
+    """A conversation of the pair exceeded the model's positions, so the pair was not scored."""
 
     def to_record(self) -> list:
-        return [self.pair_id, self.category, self.score_chosen, self.score_rejected]
+        return [self.pair_id, self.category, self.score_chosen, self.score_rejected, self.skipped]
 
     @classmethod
     def from_record(cls, record: Record) -> ScoredPair:
-        pair_id, category, score_chosen, score_rejected = record
-        return cls(str(pair_id), category, float(score_chosen), float(score_rejected))
+        pair_id, category, score_chosen, score_rejected, *rest = record
+        skipped = bool(rest[0]) if rest else False
+        return cls(str(pair_id), category, float(score_chosen), float(score_rejected), skipped)
 
     @property
     def correct(self) -> bool:
@@ -60,6 +65,11 @@ class ScoredPair:
 
 
 def scored_pairs(records: Iterable[Record]) -> list[ScoredPair]:
+    """Records -> the pairs scored (skipped ones left out; see :func:`all_pairs`)."""
+    return [pair for pair in all_pairs(records) if not pair.skipped]
+
+
+def all_pairs(records: Iterable[Record]) -> list[ScoredPair]:
     """Records -> pairs; a pair scored twice means the data held both orders, which is an error here."""
     pairs: dict[str, ScoredPair] = {}
     for record in records:
@@ -108,6 +118,10 @@ def n_pairs(records: list[Record]) -> int:
     return len(scored_pairs(records))
 
 
+def skipped_too_long(records: list[Record]) -> int:
+    return sum(pair.skipped for pair in all_pairs(records))
+
+
 def _correct(pair: ScoredPair) -> bool:
     return pair.correct
 
@@ -126,6 +140,7 @@ def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
     table |= {"margin": (margin, True), "margin_stderr": (margin_stderr, False)}
     table |= proportion_with_stderr("tie_rate", _pairs_where(_tie), False)
     table["n_pairs"] = (n_pairs, True)
+    table["skipped_too_long"] = (skipped_too_long, False)
     return table
 
 

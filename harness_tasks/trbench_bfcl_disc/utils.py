@@ -4,6 +4,8 @@ lm-eval loads this file by path, so everything real lives in the ``harness_tasks
 is imported absolutely; these are thin adapters.
 """
 
+import math
+
 from harness_tasks.models.conversation_format import encode_conversation
 from harness_tasks.trbench_bfcl_disc.disc_metrics import METRICS, ScoredPair
 from harness_tasks.trbench_dataset import load_trbench_bfcl
@@ -26,9 +28,14 @@ def doc_to_choice(doc: dict) -> list[str]:
 
 
 def process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, list]:
-    """One record per pair; every metric aggregates it (ties count as wrong, unlike lm-eval's argmax)."""
+    """One record per pair; every metric aggregates it (ties count as wrong, unlike lm-eval's argmax).
+
+    A reply the model type did not score (over its positions, answered ``NOT_SCORED``) marks the
+    pair skipped: counted in ``skipped_too_long``, in no accuracy.
+    """
     (score_chosen, _), (score_rejected, _) = results
-    record = ScoredPair(doc["pair_id"], doc["task_source"], score_chosen, score_rejected).to_record()
+    skipped = any(bool(flag) and math.isnan(score) for score, flag in results)  # NOT_SCORED
+    record = ScoredPair(doc["pair_id"], doc["task_source"], score_chosen, score_rejected, skipped).to_record()
     return dict.fromkeys(METRICS, record)
 
 
