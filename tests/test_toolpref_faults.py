@@ -302,6 +302,17 @@ def _config(inputs: list[str], out: Path, **kwargs) -> PipelineConfig:
     return PipelineConfig(inputs=inputs, out_dir=out, samples_per_context=3, test_fraction=0.34, **kwargs)
 
 
+def _picky_text_answer(calls, docs, question, rng):
+    """An error operator that does not apply to weather questions: their mistakes are counted skips
+    (``sample: no_operator_applies``), which a resumed run must report as a clean run does."""
+    from harness_tasks.trbench_build.error_operators import Candidate
+
+    return None if "weather" in question.lower() else Candidate("I cannot do that.")
+
+
+OPERATORS = {"picky_text_answer": _picky_text_answer}
+
+
 def _pairs(result) -> dict[str, list[tuple]]:
     return {
         split: [(p.pair_id, p.chosen.text, p.rejected.text, p.chosen.score, p.rejected.score) for p in pairs]
@@ -322,6 +333,7 @@ def test_editing_an_input_row_between_runs_gives_the_clean_build(tmp_path):
     assert _pairs(edited) == _pairs(clean)
     assert _pairs(edited) != _pairs(first)
     assert edited.stats["counts"] == clean.stats["counts"]
+    assert edited.stats["skipped"] == clean.stats["skipped"]
     for name in clean.files:
         if name.endswith(".parquet"):
             assert pq.read_table(out / name).equals(pq.read_table(tmp_path / "clean" / name)), name
@@ -330,7 +342,7 @@ def test_editing_an_input_row_between_runs_gives_the_clean_build(tmp_path):
 def test_torn_last_cache_line_is_cut_and_the_cache_heals(tmp_path):
     inputs = _inputs(tmp_path / "in")
     out = tmp_path / "out"
-    clean = run_pipeline(_config(inputs, out))
+    clean = run_pipeline(_config(inputs, out), operators=OPERATORS)
     (cache_file,) = (out / "cache").glob("candidates.offline-strong.*.jsonl")
     lines = cache_file.read_bytes().split(b"\n")[:-1]
     header, entries = lines[0], lines[1:]
@@ -340,10 +352,12 @@ def test_torn_last_cache_line_is_cut_and_the_cache_heals(tmp_path):
     assert len(read_cache(cache_file, json.loads(header))) == len(entries) - 3
     assert cache_file.read_bytes().endswith(entries[-4] + b"\n")  # the torn tail is cut
     for _ in range(2):  # resumed twice: same lines as the clean run, in any order, nothing appended twice
-        resumed = run_pipeline(_config(inputs, out))
+        resumed = run_pipeline(_config(inputs, out), operators=OPERATORS)
         healed = cache_file.read_bytes().split(b"\n")[:-1]
         assert healed[0] == header and sorted(healed[1:]) == sorted(entries)
         assert _pairs(resumed) == _pairs(clean)
+        assert resumed.stats["skipped"] == clean.stats["skipped"]
+    assert any(entry["stage"] == "sample" for entry in clean.stats["skipped"])  # there were some to replay
 
 
 # ---------------------------------------------------------------- the output folder as a whole

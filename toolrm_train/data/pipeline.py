@@ -31,7 +31,7 @@ from toolrm_train.data.balanced_sampling import Buckets, balanced_sample
 from toolrm_train.data.bfcl_source import BFCL_INPUT, read_bfcl
 from toolrm_train.data.difficulty import filter_by_difficulty
 from toolrm_train.data.export import export_all, split_pairs
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.data.issues import Issue, IssueLog
 from toolrm_train.data.normalise import NormaliseError, to_trajectory
 from toolrm_train.data.output_dir import check_replaceable, publish, recover, staging_dir
 from toolrm_train.data.pairing import build_pairs
@@ -294,8 +294,9 @@ def sample_key(segment: Segment, header: Mapping[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, list[str]] | None:
-    """Cached texts by :func:`sample_key`; ``None`` when the file is absent or made under other settings.
+def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """Cache entries (``texts``, ``skips``) by :func:`sample_key`; ``None`` when the file is absent or
+    was made under other settings.
 
     Reading stops at the first line that is not a complete JSON entry ending in a newline (a write
     cut off by an interruption), and the file is truncated there, so the next append continues a
@@ -310,7 +311,7 @@ def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, list[str]] | 
             return None  # written under other settings (or torn in its header): not reusable
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    cached: dict[str, list[str]] = {}
+    cached: dict[str, dict[str, Any]] = {}
     good_end = position = newline + 1
     while position < len(data):
         end = data.find(b"\n", position)
@@ -318,17 +319,30 @@ def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, list[str]] | 
             break  # the last line has no newline: cut off mid-write
         try:
             entry = json.loads(data[position:end])
-            key, texts = entry["key"], entry["texts"]
-            if not isinstance(key, str) or not isinstance(texts, list):
+            key, texts, skips = entry["key"], entry["texts"], entry.get("skips", [])
+            if not isinstance(key, str) or not isinstance(texts, list) or not isinstance(skips, list):
                 raise TypeError
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             break
-        cached[key] = texts
+        cached[key] = {"texts": texts, "skips": skips}
         position = good_end = end + 1
     if good_end < len(data):
         with open(path, "r+b") as handle:
             handle.truncate(good_end)
     return cached
+
+
+class _IssueRecorder(IssueLog):
+    """Keeps every issue a sampler reports, so the ones about a context can be cached with its samples
+    and reported again by a run that reuses them (a resumed build reports what a clean one does)."""
+
+    def __init__(self, strict: bool = False) -> None:
+        super().__init__(strict=strict)
+        self.issues: list[Issue] = []
+
+    def add(self, issue: Issue) -> None:
+        super().add(issue)
+        self.issues.append(issue)
 
 
 def sample_candidates(
@@ -353,26 +367,40 @@ def sample_candidates(
         task = progress.add_task(f"sampling {sampler.name}", total=len(segments)) if progress else None
         if progress is not None and task is not None:
             progress.advance(task, len(segments) - len(todo))
-        texts_by_key = dict(cached or {})
+        entries = dict(cached or {})
         with open(path, "a" if cached is not None else "w", encoding="utf-8") as out:
             if cached is None:
                 out.write(json.dumps(header) + "\n")
             for start in range(0, len(todo), CACHE_CHUNK):
                 chunk = todo[start : start + CACHE_CHUNK]
                 advance = (lambda k, t=task: progress.advance(t, k)) if progress is not None else None
-                fresh = sampler.sample(chunk, config.samples_per_context, log, advance)
+                recorder = _IssueRecorder(strict=log.strict)
+                fresh = sampler.sample(chunk, config.samples_per_context, recorder, advance)
+                skips_of: dict[str, list[list[str]]] = defaultdict(list)
+                for issue in recorder.issues:
+                    if issue.where in fresh:  # about a context sampled: kept with its samples
+                        skips_of[issue.where].append([issue.stage, issue.reason, issue.field, issue.detail])
+                    else:
+                        log.add(issue)
                 for segment in chunk:
                     if segment.context_id not in fresh:
                         continue  # not sampled (counted in the log): tried again next run
                     key = keys[segment.context_id]
-                    texts = fresh[segment.context_id]
-                    entry = {"key": key, "context_id": segment.context_id, "texts": texts}
-                    out.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                    texts_by_key[key] = texts
+                    entry = {
+                        "texts": fresh[segment.context_id],
+                        "skips": skips_of.get(segment.context_id, []),
+                    }
+                    line = {"key": key, "context_id": segment.context_id, **entry}
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    entries[key] = entry
                 out.flush()
         for segment in segments:
-            texts = texts_by_key.get(keys[segment.context_id])
-            for index, text in enumerate(texts or []):
+            entry = entries.get(keys[segment.context_id])
+            if entry is None:
+                continue
+            for stage, reason, field_name, detail in entry["skips"]:  # the same skips as a clean run
+                log.skip(stage, reason, segment.context_id, field_name, detail)
+            for index, text in enumerate(entry["texts"]):
                 verdict = score_tool_calls(text, segment.ground_truth, segment.tools)
                 by_context[segment.context_id].append(
                     Candidate(segment.context_id, sampler.name, text, verdict.score, verdict.message, index)
