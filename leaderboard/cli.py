@@ -6,7 +6,8 @@ Example::
 
 Input problems (mixed task versions or data builds, missing metrics or metrics of the wrong type,
 duplicate runs, files that are not UTF-8 JSON) end the command with exit status 2 and one message
-naming the files; nothing is written then. Outputs are rendered in memory first and written only
+naming the files; nothing is written then. A folder that cannot be written to exits with status 1
+(nothing written either). Outputs are rendered in memory first and written only
 when all of them were made, each through a temporary file and a rename.
 """
 
@@ -95,7 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print_tables(tables, console)
     if args.out is not None:
-        for path in write_outputs(tables, args.out, formats, args.title):
+        try:
+            written = write_outputs(tables, args.out, formats, args.title)
+        except OSError as error:  # nothing was written: see toolrm_leaderboard.output
+            reason = f"cannot write to {error.filename or args.out}: {error.strerror or error}"
+            errors.print(
+                f"toolrm-leaderboard: error: {reason}; nothing written",
+                markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
+            return 1
+        for path in written:
             console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
     return 0
 

@@ -14,6 +14,7 @@ MARKUP = {"best": "\\textbf{{{}}}", "second": "\\underline{{{}}}"}
 _SPECIAL = {
     "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
     "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
+    "<": "\\textless{}", ">": "\\textgreater{}", "|": "\\textbar{}",  # OT1 would print ¡, ¿, —
     "–": "--", "Δ": "$\\Delta$", "−": "$-$",
     "◇": "$\\diamondsuit$", "♡": "$\\heartsuit$", "♣": "$\\clubsuit$", "♠": "$\\spadesuit$",
 }  # fmt: skip

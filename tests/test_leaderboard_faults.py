@@ -185,6 +185,7 @@ def test_cli_writes_every_output_for_hostile_names(tmp_path):
     ]  # fmt: skip
     tex = (out / "trbench_bfcl.tex").read_text()
     assert "\\$5 and \\$10" in tex and "two lines and more" in tex
+    assert "\\textless{}script\\textgreater{}" in tex and "pipe \\textbar{} in" in tex
     html = (out / "leaderboard.html").read_text()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
 
@@ -228,3 +229,13 @@ def test_write_failure_leaves_no_partial_files(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         output.write_files(out, {"a.md": "new a", "b.md": "new b"})
     assert _snapshot(out) == {"b.md": hashlib.sha256(b"old").hexdigest()}
+
+
+def test_unwritable_output_folder_exits_1_with_a_message(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should be")
+    status = cli.main([str(RUNS), "--out", str(blocker / "out"), "--quiet"])
+    error = capsys.readouterr().err
+    assert status == 1
+    assert error.startswith(f"toolrm-leaderboard: error: cannot write to {blocker / 'out'}: ")
+    assert error.rstrip().endswith("nothing written") and "Traceback" not in error
