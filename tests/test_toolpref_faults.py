@@ -164,6 +164,16 @@ def test_missing_input_file_is_a_usage_error(tmp_path, capsys):
     assert f"input file not found: {tmp_path / 'nope.jsonl'}" in capsys.readouterr().err
 
 
+def test_strict_build_names_the_first_bad_row_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(json.dumps(xlam_row(0)).encode() + b'\n{"query": "\xff"}\n')
+    status = cli.main(["build", str(path), "--strict", "--out-dir", str(tmp_path / "out")])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert status == 2
+    assert f"error (--strict): {path}, line 2: invalid_utf8 (byte 0xff at byte 12" in printed
+    assert not (tmp_path / "out").exists()
+
+
 ARITHMETIC_BOMBS = {
     "b1": "add(a=10.0**400, b=1)",
     "b2": "add(a=" + "+".join(["1"] * 5000) + ", b=1)",

@@ -9,7 +9,9 @@ same default; ``toolrm-data build --help`` lists them.
 
 Exit status: 0 when pairs were built and the output folder replaced; 1 when the inputs gave no
 pair (empty or unusable input: the output folder is left as it was and nothing is written);
-2 for a usage error (bad option, missing input file, an output folder holding other files).
+2 for a usage error (bad option, missing input file, an output folder holding other files) or,
+with ``--strict``, the first malformed row (named by file, line and field); 1 also when the output
+folder cannot be written.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from harness_tasks.trbench_dataset import DataFormatError
 from toolrm_train.data.bfcl_source import BFCL_INPUT
 from toolrm_train.data.output_dir import check_replaceable
 from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
@@ -108,7 +112,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"input file not found: {', '.join(missing)}")
         except ValueError as error:
             parser.error(str(error))
-        result = run_pipeline(config, console)
+        try:
+            result = run_pipeline(config, console)
+        except DataFormatError as error:  # --strict: the first malformed row, named
+            console.print(f"[bold red]error[/] (--strict): {escape(str(error))}")
+            return 2
+        except OSError as error:  # the output folder or the cache cannot be written
+            console.print(f"[bold red]error[/]: cannot write {escape(str(error.filename or ''))}: {error}")
+            return 1
         counts = result.stats["counts"]
         if not result.files:
             console.print(
