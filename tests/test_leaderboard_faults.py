@@ -91,6 +91,24 @@ def test_metric_of_the_wrong_type_names_file_task_and_key(tmp_path, key, value, 
     assert str(error.value) == f"{path}: task trbench_bfcl: {message}"
 
 
+def test_wrong_metric_type_through_the_cli_writes_nothing(tmp_path, capsys):
+    def edit(document: dict) -> None:
+        document["results"]["trbench_bfcl"]["w_avg,none"] = "0.5967"
+
+    path = _results_file(tmp_path / "run", "Qwen/Qwen3-4B-Thinking-2507", edit)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "leaderboard.md").write_text("last week's table\n")
+    status = cli.main([str(RUNS / "Qwen__Qwen3-4B-Instruct-2507"), str(path), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.startswith(
+        f"toolrm-leaderboard: error: {path}: task trbench_bfcl: key 'w_avg,none' holds str '0.5967'"
+    )
+    assert captured.out == ""  # no table printed, no file written
+    assert _snapshot(out) == {"leaderboard.md": hashlib.sha256(b"last week's table\n").hexdigest()}
+
+
 def test_na_and_null_standard_errors_are_not_measured(tmp_path):
     def edit(document: dict) -> None:
         document["results"]["trbench_bfcl"].update({"avg_stderr,none": "N/A", "w_avg_stderr,none": None})
