@@ -270,3 +270,25 @@ def test_report_by_checker_error_type_from_the_sample_log(task_manager, first_it
     assert report([str(log)]) == 0
     log.write_text('{"doc": {}}\n')
     assert report([str(log)]) == 2
+
+
+def test_the_protocols_tag_runs_four_protocols_in_one_run(task_manager, first_items):
+    model = ScriptedSelfCorrection(critic="always_correct", reviser="break")
+    results = lm_eval.simple_evaluate(
+        model=model,
+        tasks=["trbench_selfcorrect_protocols_think"],
+        task_manager=task_manager,
+        limit=LIMIT,
+        bootstrap_iters=0,
+    )["results"]
+    share = pytest.approx(share_correct(first_items))
+    assert results["trbench_selfcorrect_think"]["acc_at_round_1,none"] == share  # nothing flagged
+    assert results["trbench_selfcorrect_single_think"]["acc_at_round_1,none"] == share
+    assert results["trbench_selfcorrect_no_critic_think"]["acc_at_round_1,none"] == 0.0  # all broken
+    assert (
+        results["trbench_selfcorrect_oracle_think"]["acc_at_round_1,none"] == share
+    )  # only wrong ones revised
+    wrong = sum(not item["candidate_correct"] for item in first_items)
+    assert sorted(model.calls) == sorted(
+        ["critic"] * LIMIT + ["single"] * LIMIT + ["reviser"] * (LIMIT + wrong)
+    )

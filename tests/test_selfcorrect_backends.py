@@ -5,13 +5,25 @@ rounds run through the backend, every metric is reported, and nothing is dropped
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_trbench_tasks import TESTS_DIR, run_cli
 
 from harness_tasks.trbench_selfcorrect import _generate_configs
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def run_cli(args: list[str], entry: list[str] | None = None) -> None:
+    """``toolrm-eval`` in a subprocess, offline (vLLM runs through the test-only CPU version shim)."""
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    command = [*(entry or [sys.executable, "-m", "harness_tasks.cli"]), *args]
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
 
 
 def read_run(output_dir: Path) -> tuple[dict, dict[str, list[dict]]]:
@@ -35,14 +47,14 @@ def assert_every_metric_reported(results: dict, task: str, limit: int) -> None:
 @pytest.mark.slow
 def test_hf_backend_runs_both_rounds_and_reports_every_metric(tiny_causal_lm_dir, tmp_path):
     model_args = f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False"
-    limit = 6
+    limit = 4
     run_cli(
         [
             "--model", "hf",
             "--model_args", model_args,
             "--tasks", "trbench_selfcorrect_no_think,trbench_selfcorrect_no_critic_no_think",
             "--apply_chat_template",
-            "--gen_kwargs", "max_gen_toks=8,do_sample=False",
+            "--gen_kwargs", "max_gen_toks=6,do_sample=False",
             "--limit", str(limit),
             "--device", "cpu",
             "--output_path", str(tmp_path),
