@@ -1,0 +1,418 @@
+"""GRPO trainer for generative ToolRMs: ``toolrm-train grpo --config FILE.yaml [key=value ...] [--resume]``.
+
+The judge reads a pairwise prompt, samples ``num_generations`` judgments, and each judgment earns
+``harness_tasks.judgment.compute_score`` (1 when its strict ``<choice>`` equals the ground truth,
+else 0: the evaluation's own parser, imported). Defaults are ToolRM-Gen's verl recipe
+(:class:`~toolrm_train.grpo.config.GRPOConfig`). The loop below reads top to bottom:
+
+1. processes (torchrun or one), output folder checked, seed;
+2. model, tokenizer, judge prompts (:mod:`toolrm_train.grpo.data`; skips counted), optional frozen
+   reference for the KL term;
+3. gradient checkpointing, FSDP2 sharding, precision; the rollout engine over the *same* model;
+4. optimiser, schedule (per optimiser step), data order; resume from the last complete checkpoint;
+5. per step (one rollout batch): the global batch of prompts is cut into ``minibatches_per_step``
+   mini-batches and each process takes its share of each;
+   a. rollout: ``num_generations`` judgments per prompt (:mod:`toolrm_train.rollout`);
+   b. rewards and group-normalised advantages;
+   c. old log-probs by the training forward when the update is off-policy (several mini-batches
+      or epochs), reference log-probs when ``kl_coef > 0``;
+   d. ``ppo_epochs`` × mini-batches optimiser steps: micro-batches -> clipped loss -> backward;
+      clip, step, schedule;
+   e. metrics; a checkpoint every ``save_every_steps``;
+6. the final Hugging Face directory (``output_dir/final``), which ``toolrm-eval --model hf`` loads.
+
+Distributed: every process draws the same global batch (``EpochSampler``) and takes its contiguous
+share of each mini-batch; the sampler's randomness is keyed by (seed, step, dataset row, sample
+index), so a completion is the same whatever process draws it; each micro-batch's loss is divided
+by *global* counts and multiplied by the world size, so FSDP2's gradient average equals the
+single-process gradient (the 2-process test compares the loss curves).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from harness_tasks.judgment import compute_score, parse_choice
+from toolrm_train.core.checkpoint import load_checkpoint, resolve_resume, save_checkpoint, save_final_model
+from toolrm_train.core.config import ConfigError
+from toolrm_train.core.data_order import EpochSampler
+from toolrm_train.core.distributed import (
+    DistEnv,
+    all_reduce_max,
+    all_reduce_mean,
+    all_reduce_sum,
+    init_distributed,
+    rank_slice,
+    resolve_bf16,
+    shard_model,
+    shutdown_distributed,
+)
+from toolrm_train.core.metrics_log import MetricsLogger
+from toolrm_train.core.optim import build_optimizer, build_scheduler, clip_grad_norm, total_training_steps
+from toolrm_train.core.rng import seed_everything
+from toolrm_train.data.issues import IssueLog
+from toolrm_train.grpo.config import GRPOConfig, validate_grpo_config
+from toolrm_train.grpo.data import JudgePrompt, load_judge_prompts
+from toolrm_train.grpo.logprobs import PolicyBatch, build_policy_batch, completion_logprobs
+from toolrm_train.grpo.losses import MinibatchCounts, aggregate, clipped_policy_loss, group_advantages, kl_k3
+from toolrm_train.rollout import Completion, EngineConfig, RolloutEngine, SamplingParams
+
+
+log = logging.getLogger("toolrm_train.grpo")
+
+CONFIG_CLASS = GRPOConfig
+
+
+def train(config: GRPOConfig, *, resume: bool = False) -> Path:
+    """Run (or continue, with ``resume``) a GRPO run; returns ``output_dir/final``."""
+    validate_grpo_config(config)
+    env = init_distributed()
+    try:
+        return _train(config, resume=resume, env=env)
+    finally:
+        shutdown_distributed(env)
+
+
+# --- pieces the loop uses ----------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One judgment with everything the update needs."""
+
+    prompt: JudgePrompt
+    completion: Completion
+    reward: float
+    strict_parsed: bool
+    correct: bool
+    advantage: float = 0.0
+    old_logprobs: torch.Tensor | None = None
+    ref_logprobs: torch.Tensor | None = None
+
+
+def score(prompt: JudgePrompt, completion: Completion) -> Sample:
+    """The training reward (the evaluation's parser) plus the soft-parse accuracy for logging."""
+    result = compute_score(prompt.data_source, completion.text, prompt.ground_truth, prompt.extra_info)
+    soft = parse_choice(completion.text)
+    return Sample(
+        prompt=prompt,
+        completion=completion,
+        reward=float(result["score"]),
+        strict_parsed=result["pred_answer"] is not None,
+        correct=soft.answer == prompt.ground_truth,
+    )
+
+
+@contextmanager
+def full_weights(model: torch.nn.Module, env: DistEnv) -> Iterator[None]:
+    """Under FSDP2, gather every layer once for the whole rollout instead of on each decode step."""
+    if not env.is_distributed:
+        yield
+        return
+    from torch.distributed.fsdp import FSDPModule
+
+    modules = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    for module in modules:
+        module.unshard()
+        module.set_reshard_after_forward(False)
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.set_reshard_after_forward(True)
+            module.reshard()
+
+
+def micro_batches(samples: list[Sample], size: int) -> Iterator[list[Sample]]:
+    for start in range(0, len(samples), size):
+        yield samples[start : start + size]
+
+
+def to_batch(samples: list[Sample], pad_id: int, config: GRPOConfig, device: torch.device) -> PolicyBatch:
+    batch = build_policy_batch(
+        [s.prompt.prompt_ids for s in samples], [s.completion.token_ids for s in samples], pad_id
+    )
+    if config.mask_truncated_completions:
+        for row, sample in enumerate(samples):
+            if sample.completion.finish_reason == "length":
+                batch.completion_mask[row] = 0.0
+    return batch.to(device)
+
+
+def padded(values: torch.Tensor | None, width: int) -> torch.Tensor | None:
+    if values is None:
+        return None
+    return torch.nn.functional.pad(values, (0, width - values.shape[-1]))
+
+
+@torch.no_grad()
+def fill_logprobs(
+    model: torch.nn.Module, samples: list[Sample], attr: str, config: GRPOConfig, pad_id: int, env, autocast
+) -> None:
+    """``sample.<attr>`` = per-token log-probs under ``model``'s training forward (no grad)."""
+    was_training = model.training
+    model.eval()
+    for chunk in micro_batches(samples, config.per_device_batch_size):
+        batch = to_batch(chunk, pad_id, config, env.device)
+        with autocast:
+            logprobs, _ = completion_logprobs(model, batch, config.temperature)
+        for row, sample in enumerate(chunk):
+            setattr(sample, attr, logprobs[row, : len(sample.completion.token_ids)].detach().cpu())
+    model.train(was_training)
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
+    # 1. output folder, seed
+    start_from = resolve_resume(config, resume, env)
+    seed_everything(config.seed)
+    mini_prompts = config.prompts_per_step // config.minibatches_per_step
+    if mini_prompts % env.world_size:
+        raise ConfigError(
+            f"config key 'prompts_per_step': each mini-batch holds {mini_prompts} prompts, which "
+            f"{env.world_size} processes cannot share equally"
+        )
+
+    # 2. model, tokenizer, prompts, reference
+    tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=torch.float32)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    issues = IssueLog(strict=config.strict_data)
+    prompts = load_judge_prompts(
+        config.dataset_paths,
+        tokenizer,
+        variant=config.prompt_variant,
+        enable_thinking=config.enable_thinking,
+        max_prompt_length=config.max_prompt_length,
+        issues=issues,
+    )
+    if env.is_main:
+        log.info("judge prompts: %d usable, %d skipped", len(prompts), issues.total)
+        for entry in issues.to_json():
+            example = entry["examples"][0] if entry["examples"] else ""
+            log.warning(
+                "skipped %d (%s: %s), e.g. %s", entry["count"], entry["stage"], entry["reason"], example
+            )
+    if len(prompts) < config.prompts_per_step:
+        raise ConfigError(
+            f"config key 'prompts_per_step': {config.prompts_per_step} prompts per step but only "
+            f"{len(prompts)} usable prompts in {config.dataset_paths}"
+        )
+    reference = None
+    if config.kl_coef > 0:
+        reference = copy.deepcopy(model).eval().requires_grad_(False).to(env.device)
+
+    # 3. memory, sharding, precision, rollout engine over the same weights
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    bf16 = resolve_bf16(config.bf16, env)
+    model = shard_model(model, env, bf16=bf16)
+    model.to(env.device)
+    use_autocast = bf16 and not env.is_distributed  # FSDP2 applies bf16 through its policy
+    autocast = torch.autocast(env.device.type, dtype=torch.bfloat16) if use_autocast else nullcontext()
+    cuda_graphs = (
+        env.device.type == "cuda" and not env.is_distributed
+        if config.rollout_cuda_graphs == "auto"
+        else bool(config.rollout_cuda_graphs)
+    )
+    engine = RolloutEngine(
+        model,
+        tokenizer,
+        EngineConfig(
+            max_batch_size=config.rollout_batch_size,
+            cuda_graphs=cuda_graphs,
+            sync_every=config.rollout_sync_every or None,
+        ),
+    )
+
+    # 4. optimiser, schedule, data order, resume
+    optimizer = build_optimizer(model, config)
+    sampler = EpochSampler(len(prompts), config.seed, env)
+    total = total_training_steps(config, len(prompts) // config.prompts_per_step)
+    updates_per_step = config.minibatches_per_step * config.ppo_epochs
+    scheduler = build_scheduler(optimizer, config, total * updates_per_step)
+    step = 0
+    if start_from is not None:
+        state = load_checkpoint(start_from, model=model, optimizer=optimizer, scheduler=scheduler, env=env)
+        sampler.load_state_dict(state["data"])
+        step = state["step"]
+    metrics = MetricsLogger(config, env, total_steps=total, resume_step=step if start_from else None)
+    off_policy = updates_per_step > 1
+    aggregation_scale = 1 if config.loss_aggregation == "microbatch-token-mean" else env.world_size
+
+    try:
+        model.train()
+        while step < total:
+            started = time.perf_counter()
+            # 5. this step's prompts: mini-batches of the global batch, this process's share of each
+            global_batch = sampler.next_global_batch(config.prompts_per_step)
+            shares = [
+                rank_slice(global_batch[k * mini_prompts : (k + 1) * mini_prompts], env)
+                for k in range(config.minibatches_per_step)
+            ]
+            my_rows = [row for share in shares for row in share]
+
+            # 5a. rollout with the current weights
+            params = SamplingParams(
+                n=config.num_generations,
+                max_new_tokens=config.max_response_length,
+                temperature=config.temperature,
+                top_p=config.top_p,
+                top_k=config.top_k,
+                stop=tuple(config.stop),
+                seed=(config.seed * 1_000_003 + step) & 0x7FFFFFFF,
+            )
+            with full_weights(model, env), autocast:
+                completions = engine.generate([prompts[r].prompt_ids for r in my_rows], params, my_rows)
+            rollout_seconds = time.perf_counter() - started
+            rollout_tokens = engine.last_stats.completion_tokens
+
+            # 5b. rewards, group-normalised advantages (a group never spans processes)
+            groups = [
+                [score(prompts[r], c) for c in row] for r, row in zip(my_rows, completions, strict=True)
+            ]
+            rewards = torch.tensor([s.reward for group in groups for s in group])
+            advantages = group_advantages(
+                rewards,
+                config.num_generations,
+                scale_by_std=config.scale_rewards_by_std,
+                eps=config.advantage_eps,
+            )
+            samples = [s for group in groups for s in group]
+            for sample, advantage in zip(samples, advantages.tolist(), strict=True):
+                sample.advantage = advantage
+
+            # 5c. old / reference log-probs from the training forward
+            if off_policy:
+                fill_logprobs(model, samples, "old_logprobs", config, pad_id, env, autocast)
+            if reference is not None:
+                fill_logprobs(reference, samples, "ref_logprobs", config, pad_id, env, autocast)
+
+            # 5d. optimiser steps over the mini-batches
+            per_prompt = config.num_generations
+            sums = {"loss": 0.0, "clipped": 0.0, "entropy": 0.0, "kl": 0.0, "approx_kl": 0.0, "tokens": 0.0}
+            grad_norms: list[float] = []
+            train_tokens = 0
+            train_started = time.perf_counter()
+            for _ in range(config.ppo_epochs):
+                offset = 0
+                for share in shares:
+                    minibatch = samples[offset : offset + len(share) * per_prompt]
+                    offset += len(share) * per_prompt
+                    local_tokens = sum(len(s.completion.token_ids) for s in minibatch)
+                    counts = MinibatchCounts(
+                        tokens=int(all_reduce_sum(local_tokens, env)),
+                        sequences=int(all_reduce_sum(len(minibatch), env)),
+                        micro_batches=-(-len(minibatch) // config.per_device_batch_size),
+                        max_response_length=config.max_response_length,
+                    )
+                    minibatch_loss = 0.0
+                    for chunk in micro_batches(minibatch, config.per_device_batch_size):
+                        batch = to_batch(chunk, pad_id, config, env.device)
+                        width = batch.completion_ids.shape[1]
+                        with autocast:
+                            logprobs, entropy = completion_logprobs(
+                                model, batch, config.temperature, with_entropy=True
+                            )
+                        if off_policy:
+                            old = torch.stack([padded(s.old_logprobs, width) for s in chunk]).to(env.device)
+                        else:
+                            old = logprobs.detach()  # on-policy: ratio exactly 1
+                        adv = torch.tensor([s.advantage for s in chunk], device=env.device)
+                        terms = clipped_policy_loss(
+                            logprobs,
+                            old,
+                            adv,
+                            clip_low=config.clip_ratio_low,
+                            clip_high=config.clip_ratio_high,
+                            clip_ratio_c=config.clip_ratio_c,
+                        )
+                        mask = batch.completion_mask
+                        loss = aggregate(terms.loss, mask, config.loss_aggregation, counts)
+                        if reference is not None:
+                            ref = torch.stack([padded(s.ref_logprobs, width) for s in chunk]).to(env.device)
+                            kl = kl_k3(logprobs, ref)
+                            loss = loss + config.kl_coef * aggregate(
+                                kl, mask, config.loss_aggregation, counts
+                            )
+                            sums["kl"] += float((kl.detach() * mask).sum())
+                        (loss * aggregation_scale).backward()
+                        minibatch_loss += float(loss.detach()) * aggregation_scale
+                        sums["clipped"] += float((terms.clipped * mask).sum())
+                        sums["entropy"] += float((entropy * mask).sum())
+                        sums["approx_kl"] += float((kl_k3(logprobs.detach(), old) * mask).sum())
+                        sums["tokens"] += float(mask.sum())
+                        train_tokens += int(batch.attention_mask.sum())
+                    grad_norms.append(clip_grad_norm(model, config.max_grad_norm))
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    sums["loss"] += all_reduce_mean(minibatch_loss, env)
+            train_seconds = time.perf_counter() - train_started
+            step += 1
+
+            # 5e. metrics and checkpoints
+            if step % config.log_every_steps == 0 or step == total:
+                step_seconds = time.perf_counter() - started
+                n = all_reduce_sum(len(samples), env)
+                tokens = max(all_reduce_sum(sums["tokens"], env), 1.0)
+                lengths = [len(s.completion.token_ids) for s in samples]
+                group_rewards = rewards.view(-1, per_prompt)
+                record: dict[str, Any] = {
+                    "loss": sums["loss"] / updates_per_step,
+                    "reward": all_reduce_sum(float(rewards.sum()), env) / n,
+                    "accuracy": all_reduce_sum(sum(s.correct for s in samples), env) / n,
+                    "strict_parse_rate": all_reduce_sum(sum(s.strict_parsed for s in samples), env) / n,
+                    "truncated_rate": all_reduce_sum(
+                        sum(s.completion.finish_reason == "length" for s in samples), env
+                    )
+                    / n,
+                    "response_length_mean": all_reduce_sum(sum(lengths), env) / n,
+                    "response_length_max": all_reduce_max(max(lengths), env),
+                    "frac_zero_std_groups": all_reduce_sum(
+                        float((group_rewards.max(1).values == group_rewards.min(1).values).sum()), env
+                    )
+                    / (n / per_prompt),
+                    "clip_fraction": all_reduce_sum(sums["clipped"], env) / tokens,
+                    "approx_kl_to_old": all_reduce_sum(sums["approx_kl"], env) / tokens,
+                    "entropy": all_reduce_sum(sums["entropy"], env) / tokens,
+                    "grad_norm": sum(grad_norms) / len(grad_norms),
+                    "lr": scheduler.get_last_lr()[0],
+                    "rollout_tokens_per_s": all_reduce_sum(rollout_tokens, env) / max(rollout_seconds, 1e-9),
+                    "train_tokens_per_s": all_reduce_sum(train_tokens, env) / max(train_seconds, 1e-9),
+                    "rollout_share": rollout_seconds / max(step_seconds, 1e-9),
+                    "step_seconds": step_seconds,
+                }
+                if reference is not None:
+                    record["kl"] = all_reduce_sum(sums["kl"], env) / tokens
+                metrics.log(step, record)
+            if config.save_every_steps and step % config.save_every_steps == 0 and step < total:
+                save_checkpoint(
+                    config,
+                    step,
+                    model=model,
+                    tokenizer=tokenizer,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    trainer_state={"data": sampler.state_dict(), "skipped_prompts": issues.total},
+                    env=env,
+                )
+        # 6. the final Hugging Face directory
+        final = save_final_model(config, model, tokenizer, env)
+    finally:
+        metrics.close()
+    if env.is_main:
+        log.info("final model: %s", final)
+    return final
