@@ -22,7 +22,8 @@ Protocols (``protocol`` in the task's ``dataset_kwargs``):
 
 The reviser is the model under test, unless ``reviser_model_args`` is given (``--metadata
 '{"reviser_model_args": "pretrained=Qwen/Qwen3-8B,..."}'``): then a second model of the same lm-eval
-backend class is built from that string, once per process, and revises in every protocol.
+backend class is built from that string, once per process, and revises in every protocol that has a
+reviser (``single`` has none: the model under test writes the corrected turn itself).
 """
 
 from __future__ import annotations
@@ -197,7 +198,6 @@ def _revise(
 def run_protocol(lm: LM, requests: list[Instance], options: ProtocolOptions) -> list[ItemRun]:
     docs = [request.doc for request in requests]
     runs = [ItemRun(final_response=doc["candidate"]) for doc in docs]
-    reviser = reviser_for(lm, options)
 
     if options.protocol == "oracle":
         conversations = [
@@ -208,11 +208,12 @@ def run_protocol(lm: LM, requests: list[Instance], options: ProtocolOptions) -> 
         ]
         for run, doc in zip(runs, docs, strict=True):
             run.critique = None if doc["candidate_correct"] else oracle_critique(doc)
-        _revise(reviser, runs, requests, conversations, options)
+        _revise(reviser_for(lm, options), runs, requests, conversations, options)
         return runs
 
     if options.protocol == "no_critic":
-        _revise(reviser, runs, requests, [recheck_messages(doc, options.variant) for doc in docs], options)
+        recheck = [recheck_messages(doc, options.variant) for doc in docs]
+        _revise(reviser_for(lm, options), runs, requests, recheck, options)
         return runs
 
     build = critique_messages if options.protocol == "critic_reviser" else single_messages
@@ -239,7 +240,7 @@ def run_protocol(lm: LM, requests: list[Instance], options: ProtocolOptions) -> 
             revision_messages(doc, critique.critique, options.variant) if wants_revision else None
         )
     if options.protocol == "critic_reviser":
-        _revise(reviser, runs, requests, conversations, options)
+        _revise(reviser_for(lm, options), runs, requests, conversations, options)
     return runs
 
 
