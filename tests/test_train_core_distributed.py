@@ -62,6 +62,15 @@ def test_two_process_fsdp_matches_single_process(tiny_causal_lm_dir: Path, tmp_p
         assert got[step] == pytest.approx(expected[step], rel=1e-5, abs=1e-5), step
     assert len(set(expected.values())) == 4  # the losses move, so equality is not trivial
 
+    probe_single = json.loads((single / "probe.json").read_text())
+    probe_dist = json.loads((dist_out / "probe.json").read_text())
+    # After step 3 (in the resumed run, which then trains step 4): generate() runs on the FSDP model
+    # with gathered parameters, and its logits equal the single-process model's.
+    assert probe_dist["new_tokens"] == 3
+    torch.testing.assert_close(
+        torch.tensor(probe_dist["logits"]), torch.tensor(probe_single["logits"]), rtol=1e-4, atol=1e-4
+    )
+
     for folder in (dist_out / "final", dist_out / "checkpoint-4" / "hf"):
         model = AutoModelForCausalLM.from_pretrained(folder)
         assert type(model).__name__ == "Qwen3ForCausalLM"

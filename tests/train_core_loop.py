@@ -25,6 +25,7 @@ from toolrm_train.core.config import TrainerConfig
 from toolrm_train.core.data_order import EpochSampler
 from toolrm_train.core.distributed import (
     all_reduce_mean,
+    gathered_params,
     init_distributed,
     rank_slice,
     resolve_bf16,
@@ -48,6 +49,7 @@ class LoopConfig(TrainerConfig):
     num_items: int = 24
     seq_len: int = 12
     stop_after_steps: int = 0  # test hook: return after this step, as if the process were killed
+    probe_after_step: int = 3  # gathered-parameter forward + generate after this step (see _write_probe)
     hang_in_save_at_step: int = 0  # test hook: block inside that step's checkpoint write (to SIGKILL it)
 
 
@@ -132,11 +134,25 @@ def _train(config: LoopConfig, *, resume: bool, env) -> Path:
                     trainer_state={"data": sampler.state_dict()},
                     env=env,
                 )
+            if step == config.probe_after_step:  # mid-run, as rollouts would: training must go on after
+                _write_probe(model, rows, env, Path(config.output_dir) / "probe.json")
             if config.stop_after_steps and step >= config.stop_after_steps:
                 return Path(config.output_dir)
     finally:
         metrics.close()
     return save_final_model(config, model, tokenizer, env)
+
+
+def _write_probe(model, rows: torch.Tensor, env, path: Path) -> None:
+    """Last-position logits of a fixed prompt, computed with the parameters gathered (as rollouts
+    would), plus a short generation that must run under FSDP."""
+    model.eval()
+    prompt = rows[:1, :8]
+    with torch.no_grad(), gathered_params(model, env):
+        logits = model(input_ids=prompt).logits[0, -1]
+        generated = model.generate(prompt, max_new_tokens=3, do_sample=False, min_new_tokens=3)
+    if env.is_main:
+        path.write_text(json.dumps({"logits": logits.tolist(), "new_tokens": generated.shape[1] - 8}))
 
 
 def read_losses(output_dir: Path) -> dict[int, float]:

@@ -17,8 +17,9 @@ single-process mean over the whole batch (``rank_slice`` makes the shares).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -139,6 +140,33 @@ def shard_model(model: nn.Module, env: DistEnv, *, bf16: bool) -> nn.Module:
         fully_shard(layer, **kwargs)
     fully_shard(model, **kwargs)
     return model
+
+
+@contextlib.contextmanager
+def gathered_params(model: nn.Module, env: DistEnv) -> Iterator[nn.Module]:
+    """Keep an FSDP2 model's full parameters gathered for the duration (e.g. rollouts, evaluation).
+
+    Without it every forward re-gathers every layer, so an n-token generation pays n all-gathers
+    per layer. Inside, each FSDP unit is unsharded once and stays so; on exit it is resharded (the
+    memory of one full copy of the weights is held meanwhile). A no-op on one process. Every rank
+    must enter and leave together (the gathers are collectives).
+    """
+    if not env.is_distributed:
+        yield model
+        return
+    from torch.distributed.fsdp import FSDPModule
+
+    units = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    for unit in units:
+        unit.set_reshard_after_forward(False, recurse=False)
+    for unit in units:
+        unit.unshard()
+    try:
+        yield model
+    finally:
+        for unit in units:
+            unit.set_reshard_after_forward(True, recurse=False)
+            unit.reshard()
 
 
 def _reduce(value: float | torch.Tensor, env: DistEnv, op: Any) -> torch.Tensor:
