@@ -130,7 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vllm-max-model-len", type=int, default=16384)
     parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3)
     parser.add_argument(
-        "--out", type=Path, help="folder to write the figures to, as disc_scoring.json (created if missing)"
+        "--out",
+        type=Path,
+        help="folder to write the figures to, as disc_scoring_<cpu|cuda>.json (created if missing)",
     )
     parser.add_argument(
         "--peak-seconds",
@@ -358,10 +360,10 @@ def account_model_work(
     result.mfu = mfu(result.model_flops / best, peak)
 
 
-def write_figures(out_dir: Path, figures: dict[str, Any]) -> Path:
-    """``out_dir/disc_scoring.json``, written to a temporary file first and renamed into place."""
+def write_figures(out_dir: Path, figures: dict[str, Any], device: str) -> Path:
+    """``out_dir/disc_scoring_<cpu|cuda>.json``, written to a temporary file, then renamed into place."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "disc_scoring.json"
+    path = out_dir / f"disc_scoring_{torch.device(device).type}.json"
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(figures, indent=2) + "\n")
     temporary.replace(path)
@@ -434,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     too_far = [r.backend for r in results.values() if r.max_abs_diff > args.tolerance]
     if args.out:
         figures = {"setup": setup, "backends": [asdict(r) for r in results.values()]}
-        print(f"figures: {write_figures(args.out, figures)}")
+        print(f"figures: {write_figures(args.out, figures, args.device)}")
     if too_far:
         print(f"scores differ from the reference by more than {args.tolerance:g}: {', '.join(too_far)}")
     best = max((r for r in results.values() if r.backend != "reference"), key=lambda r: r.pairs_per_second)

@@ -50,7 +50,7 @@ def test_gpu_check_smoke_runs_every_benchmark_without_lm_eval_or_vllm(tmp_path):
 
     match = DISC_LINE.fullmatch(by_name["disc_scoring"])
     assert match, by_name["disc_scoring"]
-    figures = json.loads((tmp_path / "disc_scoring" / "disc_scoring.json").read_text())
+    figures = json.loads((tmp_path / "disc_scoring" / "disc_scoring_cpu.json").read_text())
     setup = figures["setup"]
     # the Qwen3-4B shape cut to one layer: 151,936 x 2,560 embeddings alone are 389M parameters
     assert setup["layers"] == 1 and setup["parameters"] > 389_000_000

@@ -1,0 +1,281 @@
+"""What the harness costs a generative judge: ``lm_eval --model vllm`` against vLLM alone, one run.
+
+A generative reward model is judged by running ``trbench_bfcl_no_think`` through lm-eval's
+``vllm`` model. The harness builds the task (reads the pairs, drops over-long ones, renders every
+judge prompt with the chat template), tokenizes, hands the requests to vLLM, and parses and scores
+the judgments. This benchmark measures how much slower that is than the engine on its own:
+
+- ``harness``: ``lm_eval.simple_evaluate`` on an lm-eval ``vllm`` model (built as ``--model vllm
+  --model_args ...`` builds it) with the task, ``--apply_chat_template`` and ``--limit``, as
+  ``toolrm-eval`` runs it; wall time of the whole evaluation (task building, prompts,
+  generation, scoring), generated tokens counted from vLLM's outputs;
+- ``vllm``: ``LLM.generate`` on the **same engine object**, with the prompts the harness rendered
+  (as text: vLLM tokenizes them) and the same ``SamplingParams`` it built from the task's
+  generation settings; wall time of that one call.
+
+Both use one engine, so engine start-up (reported apart) and weights are the same; the prefix
+cache is reset before every round, so no round reuses another's prompts. Rounds alternate
+(harness, vLLM, harness, ...) and each side's fastest round counts. Throughput = generated tokens /
+seconds; the last line is the ratio harness / vLLM (1.0 = the harness costs nothing). lm-eval's
+task index (``TaskManager``, which scans every task folder lm-eval ships) is built once before
+the rounds and reported apart: it is a fixed cost of lm-eval itself, not of our task.
+
+Runs on vLLM's CPU build with a tiny Qwen3 model (random weights: judgments are invalid, but the
+work per token is real). ``--profile`` adds where the harness's time goes (cProfile of one harness
+round, top functions by cumulative time) to the JSON file.
+
+    flock /tmp/toolrm-heavy.lock python benchmarks/genrm_overhead.py --out benchmarks/results/cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.metadata
+import io
+import json
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TASK = "trbench_bfcl_no_think"
+
+
+@dataclass
+class Round:
+    seconds: float
+    generated_tokens: int
+    prompt_tokens: int
+    requests: int
+    engine_seconds: float = 0.0
+    """Harness rounds: time inside ``LLM.generate``; the rest is the harness's own work."""
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.generated_tokens / self.seconds
+
+
+@dataclass
+class Side:
+    name: str
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def best(self) -> Round:
+        return max(self.rounds, key=lambda r: r.tokens_per_second)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, help="a causal-LM directory (default: a tiny Qwen3, built)")
+    parser.add_argument("--limit", type=int, default=128, help="judge prompts (lm-eval --limit)")
+    parser.add_argument(
+        "--max-gen-toks", type=int, default=256, help="tokens generated per prompt at most (--gen_kwargs)"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="rounds per side; the fastest counts")
+    parser.add_argument("--max-model-len", type=int, default=16384)
+    parser.add_argument("--device", default="cpu", help="where vLLM runs (its CPU build here)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--profile", action="store_true", help="profile one more harness round (cProfile)")
+    parser.add_argument("--smoke", action="store_true", help="8 prompts, 16 tokens, 1 round: a quick check")
+    parser.add_argument("--out", type=Path, help="folder to write genrm_overhead_<device>.json to")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.limit, args.max_gen_toks, args.repeats = 8, 16, 1
+    return args
+
+
+def use_vllm_cpu_build() -> None:
+    """lm-eval checks the ``vllm`` distribution's version; the CPU build is named ``vllm-cpu``."""
+    try:
+        importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        sys.path.insert(0, str(ROOT / "tests"))
+        import vllm_cpu_shim
+
+        vllm_cpu_shim.install()
+
+
+class RecordingEngine:
+    """Wraps ``LLM.generate`` on the lm-eval model's engine: what it was asked, what it produced."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.original = llm.generate
+        self.calls: list[dict[str, Any]] = []
+        llm.generate = self.generate
+
+    def generate(self, prompts: Any, sampling_params: Any = None, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        outputs = self.original(prompts, sampling_params=sampling_params, **kwargs)
+        self.calls.append(
+            {"sampling_params": sampling_params, "outputs": outputs, "seconds": time.perf_counter() - started}
+        )
+        return outputs
+
+
+def vllm_version() -> str:
+    try:
+        return importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        return importlib.metadata.version("vllm-cpu") + " (CPU build)"
+
+
+def count_tokens(outputs: list[Any]) -> tuple[int, int]:
+    generated = sum(len(output.outputs[0].token_ids) for output in outputs)
+    prompt = sum(len(output.prompt_token_ids) for output in outputs)
+    return generated, prompt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")  # stdout holds the figures
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    use_vllm_cpu_build()
+    from lm_eval import simple_evaluate
+    from lm_eval.api.registry import get_model
+    from lm_eval.tasks import TaskManager
+    from vllm import SamplingParams
+
+    from harness_tasks import TASKS_DIR
+
+    with tempfile.TemporaryDirectory(prefix="genrm-overhead-") as work:
+        if args.model is None:
+            from toolrm_train.tiny_models import build_tiny_causal_lm
+
+            args.model = build_tiny_causal_lm(Path(work) / "tiny-judge")
+        model_args = (
+            f"pretrained={args.model},dtype={args.dtype},max_model_len={args.max_model_len},"
+            f"gpu_memory_utilization={args.gpu_memory_utilization},seed={args.seed},enable_thinking=False"
+        )
+        started = time.perf_counter()
+        lm = get_model("vllm").create_from_arg_string(model_args, {"device": args.device})
+        engine_start = time.perf_counter() - started
+        engine = RecordingEngine(lm.model)
+        contexts: list[str] = []  # the prompts lm-eval hands its model, as text
+        generate_until = lm.generate_until
+
+        def recording_generate_until(requests: list[Any], *rest: Any, **kwargs: Any) -> list[str]:
+            contexts[:] = [request.args[0] for request in requests]
+            return generate_until(requests, *rest, **kwargs)
+
+        lm.generate_until = recording_generate_until
+
+        started = time.perf_counter()
+        task_manager = TaskManager(include_path=str(TASKS_DIR))
+        task_index = time.perf_counter() - started
+
+        def harness_round(profiler: cProfile.Profile | None = None) -> Round:
+            engine.llm.reset_prefix_cache()
+            engine.calls.clear()
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            simple_evaluate(
+                model=lm,
+                tasks=[TASK],
+                task_manager=task_manager,
+                limit=args.limit,
+                apply_chat_template=True,
+                gen_kwargs={"max_gen_toks": args.max_gen_toks},
+                log_samples=False,
+            )
+            if profiler:
+                profiler.disable()
+            seconds = time.perf_counter() - started
+            outputs = [output for call in engine.calls for output in call["outputs"]]
+            generated, prompt = count_tokens(outputs)
+            inside = sum(call["seconds"] for call in engine.calls)
+            return Round(seconds, generated, prompt, len(outputs), inside)
+
+        harness, vllm_side = Side("harness"), Side("vllm")
+        # warm-up, and the prompts and sampling settings the harness hands to the engine
+        harness_round()
+        prompts = list(contexts)
+        params = [p for call in engine.calls for p in call["sampling_params"]]
+        distinct = {repr(p) for p in params}
+        if len(distinct) != 1:
+            raise SystemExit(f"expected one sampling setting for every prompt, found {len(distinct)}")
+        sampling: SamplingParams = params[0]
+
+        def vllm_round() -> Round:
+            engine.llm.reset_prefix_cache()
+            started = time.perf_counter()
+            outputs = engine.original(prompts, sampling_params=sampling, use_tqdm=False)
+            seconds = time.perf_counter() - started
+            generated, prompt = count_tokens(outputs)
+            return Round(seconds, generated, prompt, len(outputs), seconds)
+
+        for _ in range(args.repeats):
+            harness.rounds.append(harness_round())
+            vllm_side.rounds.append(vllm_round())
+
+        profile = None
+        if args.profile:
+            profiler = cProfile.Profile()
+            harness_round(profiler)
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+            profile = text.getvalue()
+
+    best_h, best_v = harness.best, vllm_side.best
+    ratio = best_h.tokens_per_second / best_v.tokens_per_second
+    setup = {
+        "task": TASK,
+        "model": str(args.model),
+        "limit": args.limit,
+        "max_gen_toks": args.max_gen_toks,
+        "sampling_params": repr(sampling),
+        "repeats": args.repeats,
+        "device": f"{args.device}: {platform.processor() or platform.machine()}",
+        "dtype": args.dtype,
+        "vllm": vllm_version(),
+        "lm_eval": importlib.metadata.version("lm_eval"),
+        "engine_start_seconds": round(engine_start, 2),
+        "task_index_seconds": round(task_index, 2),
+    }
+    print(json.dumps(setup))
+    header = f"{'side':<8} {'requests':>8} {'prompt tok':>10} {'gen tok':>8} {'best s':>7} {'engine s':>8}"
+    print(f"{header} {'tok/s':>8}")
+    for side in (harness, vllm_side):
+        r = side.best
+        print(
+            f"{side.name:<8} {r.requests:>8} {r.prompt_tokens:>10} {r.generated_tokens:>8} {r.seconds:>7.2f} "
+            f"{r.engine_seconds:>8.2f} {r.tokens_per_second:>8.1f}"
+        )
+    print(f"harness time outside the engine: {best_h.seconds - best_h.engine_seconds:.2f} s")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "setup": setup,
+            "sides": [
+                {"name": s.name, "rounds": [asdict(r) for r in s.rounds]} for s in (harness, vllm_side)
+            ],
+            "ratio": ratio,
+            "profile": profile,
+        }
+        path = args.out / f"genrm_overhead_{args.device}.json"
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(figures, indent=2) + "\n")
+        temporary.replace(path)
+        print(f"figures: {path}")
+    print(f"throughput harness/vllm: {ratio:.3f}")
+    return 0
+
+
+if __name__ == "__main__":  # vLLM's engine processes re-import this module
+    sys.exit(main())
