@@ -252,3 +252,55 @@ def test_tricky_output_shapes_score_as_the_reference_rule(task_manager):
     assert metrics["w_avg"] == pytest.approx(expected_w_avg, abs=1e-12)
     assert metrics["parse_disagreement_rate"] == pytest.approx(disagreements / len(samples), abs=1e-12)
     assert 0.05 < metrics["parse_disagreement_rate"] < 0.9  # the shapes do split the two parsers
+
+
+@pytest.fixture(scope="module")
+def short_context_judge(tiny_causal_lm_dir, tmp_path_factory):
+    """The tiny judge with only 1,024 positions: many TRBench prompts cannot fit."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("short-judge")
+    for item in tiny_causal_lm_dir.iterdir():
+        if item.is_file():
+            shutil.copy(item, folder / item.name)
+    config = json.loads((folder / "config.json").read_text())
+    config["max_position_embeddings"] = 1024
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.slow
+def test_judge_prompts_that_do_not_fit_are_skipped_and_counted_not_truncated(short_context_judge):
+    """`--model hf` with 1,024 positions and 8 new tokens: prompts over 1,016 tokens are skipped."""
+    from transformers import AutoTokenizer
+
+    task = "trbench_bfcl_no_think"
+    manager = TaskManager(
+        include_path=str(TASKS_DIR),
+        include_defaults=False,
+        # what toolrm-eval / lm_eval's CLI hand the loader: the model arguments plus the budget
+        metadata={
+            "pretrained": str(short_context_judge),
+            "enable_thinking": False,
+            "categories": "LP",
+            "max_gen_toks": 8,
+        },
+    )
+    results = lm_eval.simple_evaluate(
+        model="hf",
+        model_args=f"pretrained={short_context_judge},dtype=float32,enable_thinking=False",
+        tasks=[task],
+        task_manager=manager,
+        gen_kwargs={"max_gen_toks": 8},
+        apply_chat_template=True,
+        device="cpu",
+        log_samples=True,
+    )
+    metrics = {k.split(",")[0]: v for k, v in results["results"][task].items() if "," in k}
+    assert 0 < metrics["skipped_context"] < 34
+    assert metrics["n_pairs"] + metrics["skipped_context"] == 34
+    tokenizer = AutoTokenizer.from_pretrained(short_context_judge)
+    for sample in results["samples"][task]:  # what the model was given is the whole prompt
+        prompt = sample["arguments"][0][0]
+        assert len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= 1024 - 8
+        assert "<task>\nYou are an expert evaluator" in prompt
