@@ -113,3 +113,29 @@ def test_hf_rm_backend_runs_scalar_argmax(tiny_classifier_dir, tmp_path):
     task_results, _ = read_results_file(results_file)
     assert task_results[0].task.variant == "disc"
     assert {"acc_at_n_1", "acc_at_n_2", "acc_at_n_4", "acc_at_n_8"} <= set(task_results[0].metrics)
+
+
+def _sample(args: list[str]) -> None:
+    run_cli(args, entry=[sys.executable, "-m", "harness_tasks.trbench_bon.sample"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("backend", "source", "suffix"), [("hf", "acebench", ".jsonl.gz"), ("vllm", "bfcl", ".parquet")]
+)
+def test_sample_command_writes_sets_a_task_reads(tiny_causal_lm_dir, tmp_path, backend, source, suffix):
+    out = tmp_path / f"sets{suffix}"
+    _sample(
+        [
+            "--model", str(tiny_causal_lm_dir), "--source", source, "--n", "4", "--max-new-tokens", "6",
+            "--backend", backend, "--limit", "2", "--dtype", "float32", "--out", str(out),
+        ]
+    )  # fmt: skip
+    from harness_tasks.trbench_bon.candidates import read_candidate_file
+    from harness_tasks.trbench_bon.task import load_bon_dataset
+
+    sets = read_candidate_file(out)
+    assert len(sets) == 2 and all(len(s.candidates) == 4 for s in sets)
+    assert all(c.origin == f"policy:{tiny_causal_lm_dir}" for s in sets for c in s.candidates)
+    docs = load_bon_dataset(n=4, candidates=str(out))["test"]
+    assert docs.num_rows == 2 and docs[0]["chat_history"][0]["role"] == "system"

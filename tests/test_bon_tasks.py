@@ -308,3 +308,22 @@ def test_stored_correctness_is_the_source_checker_verdict():
     bfcl = {s.item_id.removeprefix("bfcl:") for s in SETS if s.source == "bfcl"}
     with gzip.open(build.PAIRWISE_PAIRS_FILE, "rt") as handle:
         assert not bfcl & {json.loads(line)["raw_id"] for line in handle}  # disjoint from TRBench-BFCL
+
+
+def test_policy_samples_are_scored_by_the_source_checker():
+    from harness_tasks.acebench.reader import item_by_id
+    from harness_tasks.trbench_bon.build import acebench_truth_calls
+    from harness_tasks.trbench_bon.sample import acebench_prompts, score_sample
+
+    prompt = acebench_prompts(["normal_single_turn_single_function"])[0]
+    item = item_by_id()[prompt.item_id.removeprefix("acebench:")]
+    assert (
+        prompt.messages[0]["role"] == "system" and "[ApiName(key1='value1'" in prompt.messages[0]["content"]
+    )
+    from harness_tasks.acebench import to_python_calls
+
+    answer = to_python_calls(acebench_truth_calls(item))
+    good = score_sample(prompt, f"<think>\nlet me see [x()]\n</think>\n{answer}", "policy:test")
+    assert good.correct and good.native == answer and good.text.startswith("<tool_call>")
+    bad = score_sample(prompt, "I would call a tool.", "policy:test")
+    assert not bad.correct and bad.error_type == "wrong_output_format"
