@@ -327,3 +327,9 @@ def test_policy_samples_are_scored_by_the_source_checker():
     assert good.correct and good.native == answer and good.text.startswith("<tool_call>")
     bad = score_sample(prompt, "I would call a tool.", "policy:test")
     assert not bad.correct and bad.error_type == "wrong_output_format"
+
+
+def test_limit_runs_see_both_sources():
+    got = metrics(run("trbench_bon_think", ScriptedBonJudge("oracle"), limit=20), "trbench_bon_think")
+    assert got["n_problems"] == 20
+    assert not math.isnan(got["acc_acebench"]) and not math.isnan(got["acc_bfcl"])

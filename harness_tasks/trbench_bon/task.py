@@ -81,7 +81,8 @@ def load_bon_dataset(
     """Docs for a Best-of-N task: the first ``n`` candidates of every set in the candidate file.
 
     ``candidates`` (from ``--metadata '{"candidates": "my_sets.parquet"}'``) replaces the shipped
-    sets with a user's own, in the layout of :mod:`harness_tasks.trbench_bon.candidates`.
+    sets with a user's own, in the layout of :mod:`harness_tasks.trbench_bon.candidates`. Items
+    come in a seeded order (the same for every task of one seed).
     """
     if protocol != "scalar":
         check_variant(prompt_variant)
@@ -114,6 +115,8 @@ def load_bon_dataset(
                 "both_orders": both_orders,
             }
         )
+    # a seeded interleaving of sources and categories, so that a `--limit` run sees a mix of both
+    seeded(seed, "document-order").shuffle(docs)
     return {"test": datasets.Dataset.from_list(docs)}
 
 
