@@ -1,0 +1,1 @@
+"""Bradley-Terry (discriminative) ToolRM trainer: ``toolrm-train bt`` (see ``trainer.py``)."""
