@@ -84,3 +84,37 @@ def test_gpu_check_usage_errors(tmp_path):
     for args in ([], ["--fast", str(tmp_path)], [str(tmp_path), str(tmp_path / "second")]):
         completed = subprocess.run(["bash", str(GPU_CHECK), *args], capture_output=True, text=True)
         assert completed.returncode == 2 and "usage: bash benchmarks/gpu_check.sh" in completed.stderr
+
+
+@pytest.mark.slow
+def test_genrm_overhead_compares_the_harness_with_vllm_on_the_same_prompts(tmp_path):
+    """``genrm_overhead.py --smoke``: lm-eval's vllm model on the judge task vs LLM.generate (vLLM CPU)."""
+    script = ROOT / "benchmarks" / "genrm_overhead.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    last = completed.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"throughput harness/vllm: (\d+\.\d{3})", last)
+    assert match, last
+
+    figures = json.loads((tmp_path / "genrm_overhead_cpu.json").read_text())
+    assert figures["setup"]["task"] == "trbench_bfcl_no_think"
+    assert "temperature=0.6" in figures["setup"]["sampling_params"]
+    assert "max_tokens=16" in figures["setup"]["sampling_params"]
+    sides = {side["name"]: side["rounds"] for side in figures["sides"]}
+    assert set(sides) == {"harness", "vllm"}
+    [harness], [vllm] = sides["harness"], sides["vllm"]
+    # the same 8 prompts (same token count: vLLM tokenized the harness's text as lm-eval did)
+    assert harness["requests"] == vllm["requests"] == 8
+    assert harness["prompt_tokens"] == vllm["prompt_tokens"] > 8 * 100
+    for side in (harness, vllm):
+        assert 0 < side["generated_tokens"] <= 8 * 16
+    # the harness round contains an engine call and more: task building, prompts, scoring
+    assert 0 < harness["engine_seconds"] < harness["seconds"]
+    ratio = (harness["generated_tokens"] / harness["seconds"]) / (vllm["generated_tokens"] / vllm["seconds"])
+    assert figures["ratio"] == pytest.approx(ratio)
+    assert match.group(1) == f"{ratio:.3f}"
