@@ -14,14 +14,14 @@
 # OUTDIR/summary.txt. A benchmark script that is not in the tree is skipped with a line saying so.
 #
 # --smoke: the same commands with --smoke (1 layer, a few items, float32 on the CPU), for CI:
-# under 2 minutes on a 2-core machine.
+# meant to take under 2 minutes on an idle 2-core machine.
 #
 # Environment: PYTHON (default python3) runs the scripts; the repository root goes first on
 # PYTHONPATH, and where the package is not installed, toolrm_templates / toolrm_leaderboard are
 # linked from templates/ and leaderboard/ in a temporary folder. Wheels in .whl/ (made by
 # benchmarks/gpu_wheels.sh: bfcl-eval, jsonschema and its needs, 2.4 MB) are installed, when
-# those are missing, into a temporary folder on PYTHONPATH, without network. Exit status: 0 when every benchmark that ran succeeded,
-# 1 otherwise, 2 on a usage error or a failed wheel install.
+# those are missing, into a temporary folder on PYTHONPATH, without network. Exit status: 0 when
+# every benchmark that ran succeeded, 1 otherwise, 2 on a usage error or a failed wheel install.
 set -uo pipefail
 
 usage() { echo "usage: bash benchmarks/gpu_check.sh [--smoke] OUTDIR" >&2; exit 2; }
