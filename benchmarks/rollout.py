@@ -88,7 +88,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--backends", default="generate,engine,vllm", help="comma-separated; vllm only if installed"
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed rounds per backend (fastest counts)")
-    parser.add_argument("--smoke", action="store_true", help="1 layer, 2 prompts, 8 tokens, CPU float32")
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 layer (of --shape), 2 prompts, 8 tokens, CPU float32"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for rollout_<device>.json")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -111,12 +113,13 @@ def build_model(args: argparse.Namespace, scratch: Path) -> tuple[torch.nn.Modul
     directory = build_tiny_causal_lm(scratch / "tiny", spec)
     tokenizer = AutoTokenizer.from_pretrained(directory)
     dtype = getattr(torch, args.dtype)
-    if args.shape == "tiny" or args.smoke:
+    if args.shape == "tiny":
         model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
     else:
         torch.manual_seed(0)
+        shape = {**SHAPES[args.shape], **({"num_hidden_layers": 1} if args.smoke else {})}
         config = Qwen3Config(
-            **SHAPES[args.shape],
+            **shape,
             tie_word_embeddings=True,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
@@ -248,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
 
             llm = LLM(
                 str(scratch / "model"),
+                max_model_len=max(len(p) for p in prompts) + args.new_tokens + 16,
                 dtype=args.dtype,
                 seed=0,
                 max_num_seqs=args.batch_size,
