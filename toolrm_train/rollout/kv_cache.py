@@ -34,6 +34,11 @@ def cache_keyword(model: torch.nn.Module) -> str:
 
 def new_static_cache(model: torch.nn.Module, max_cache_len: int) -> StaticCache:
     cache = StaticCache(config=model.config, max_cache_len=max_cache_len)
+    if not all(hasattr(layer, "cumulative_length") for layer in cache.layers):
+        raise NotImplementedError(
+            "the rollout engine needs transformers >= 5.16 (StaticCache layers with a cumulative_length "
+            "write pointer and no cache_position)"
+        )
     if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
         raise NotImplementedError(
             "the rollout engine supports full-attention models only (no sliding window)"
