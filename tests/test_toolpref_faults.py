@@ -145,16 +145,30 @@ def test_empty_input_is_named_and_counted(tmp_path, content):
     assert examples(log) == [f"{path}: empty_file (the file holds no rows)"]
 
 
-def test_empty_input_cli_exits_1_and_writes_nothing(tmp_path, capsys):
+def test_empty_input_cli_exits_1_and_lists_only_stats_json(tmp_path, capsys):
     (tmp_path / "empty.jsonl").write_bytes(b"")
+    inputs = _inputs(tmp_path / "in")
     out = tmp_path / "out"
+    assert cli.main(["build", *inputs, "--out-dir", str(out), "--samples-per-context", "3"]) == 0
+    assert any(p.name.endswith(".parquet") for p in out.iterdir())  # an earlier build
+    capsys.readouterr()
     status = cli.main(["build", str(tmp_path / "empty.jsonl"), "--out-dir", str(out)])
-    printed = capsys.readouterr().out
+    printed = " ".join(capsys.readouterr().out.split())
     assert status == 1
-    assert "empty_file" in printed and "no files written" in printed and "No pairs built" in printed
+    assert "read: empty_file" in printed and "no data files written" in printed
+    message = "No pairs built from 0 usable trajectories (1 rows skipped, listed above);"
+    assert f"{message} {out} holds only stats.json." in printed
     assert "outputs in" not in printed and "Built" not in printed
-    assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl"]  # no staging folder left
+    assert sorted(p.name for p in out.iterdir()) == ["cache", "stats.json"]  # no earlier data (cache kept)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["files"] == {} and stats["skipped"][0]["examples"] == [
+        f"{tmp_path / 'empty.jsonl'}: empty_file (the file holds no rows)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "empty.jsonl",
+        "in",
+        "out",
+    ]  # no staging folder left
 
 
 def test_missing_input_file_is_a_usage_error(tmp_path, capsys):

@@ -89,8 +89,10 @@ def test_vllm_sampler_through_the_cli(tiny_policy_dir, tmp_path):
         "--no-plot",
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     stats = json.loads((out / "stats.json").read_text())
+    # random weights: every sample may score 0, every context "too hard", no pair (exit status 1)
+    expected_status = 0 if stats["counts"]["pairs selected"] else 1
+    assert result.returncode == expected_status, result.stdout[-3000:] + result.stderr[-3000:]
     assert stats["samplers"] == [f"vllm:{tiny_policy_dir.name}"]
     assert stats["counts"]["contexts sampled"] == 5
     assert stats["counts"]["candidates scored"] == 15

@@ -8,7 +8,8 @@ Every flag of ``build`` is one field of :class:`toolrm_train.data.pipeline.Pipel
 same default; ``toolrm-data build --help`` lists them.
 
 Exit status: 0 when pairs were built and the output folder replaced; 1 when the inputs gave no
-pair (empty or unusable input: the output folder is left as it was and nothing is written);
+pair (an empty or unusable input, every context too easy or too hard): the output folder then holds
+``stats.json`` alone, which says why;
 2 for a usage error (bad option, missing input file, an output folder holding other files) or,
 with ``--strict``, the first malformed row (named by file, line and field); 1 also when the output
 folder cannot be written.
@@ -121,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[bold red]error[/]: cannot write {escape(str(error.filename or ''))}: {error}")
             return 1
         counts = result.stats["counts"]
-        if not result.files:
+        if counts["pairs selected"] == 0:
             console.print(
                 f"[bold red]No pairs built[/] from {counts['trajectories (self-checked)']:,} usable "
                 f"trajectories ({result.stats['skipped_total']:,} rows skipped, listed above); "
-                f"no output file written, {result.out_dir} left as it was."
+                f"{result.out_dir.resolve()} holds only {', '.join(result.files)}."
             )
             return 1
         console.print(

@@ -188,7 +188,7 @@ class BuildResult:
     pairs: dict[str, list[Pair]]
     """Exported pairs by split."""
     files: list[str] = field(default_factory=list)
-    """Files the build wrote into ``out_dir`` (none when no pair was selected: the folder is untouched)."""
+    """Files the build wrote into ``out_dir`` (only ``stats.json`` when no pair was selected)."""
 
 
 # ---------------------------------------------------------------- read, normalise, segment
@@ -506,10 +506,8 @@ def run_pipeline(
             "files": written,
             "seconds": round(time.monotonic() - started, 1),
         }
-        if not selected:
-            # nothing to train on: the old build (if any) stays as it was, nothing is written
-            print_summary(console, stage_counts, pool_dist, selected_dist, buckets, log, {}, out_dir)
-            return BuildResult(out_dir, stats, splits, files=[])
+        # no pair selected: the build is stats.json alone (it says why), published like any other,
+        # so the folder always matches the last command and a trainer finds no stale data in it
         (staging / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
         publish(staging, out_dir)
     finally:

@@ -81,7 +81,7 @@ def print_summary(
     console.print(skipped)
 
     if not outputs:
-        console.print(f"[bold]no files written[/]: {out_dir} is unchanged")
+        console.print(f"[bold]no data files written[/]: {out_dir} holds stats.json only")
         return
     files = Table(title=f"outputs in {out_dir}")
     files.add_column("file", overflow="fold")
