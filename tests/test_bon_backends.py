@@ -129,6 +129,7 @@ def test_sample_command_writes_sets_a_task_reads(tiny_causal_lm_dir, tmp_path, b
         [
             "--model", str(tiny_causal_lm_dir), "--source", source, "--n", "4", "--max-new-tokens", "6",
             "--backend", backend, "--limit", "2", "--dtype", "float32", "--out", str(out),
+            "--gpu-memory-utilization", "0.3",
         ]
     )  # fmt: skip
     from harness_tasks.trbench_bon.candidates import read_candidate_file
@@ -137,5 +138,5 @@ def test_sample_command_writes_sets_a_task_reads(tiny_causal_lm_dir, tmp_path, b
     sets = read_candidate_file(out)
     assert len(sets) == 2 and all(len(s.candidates) == 4 for s in sets)
     assert all(c.origin == f"policy:{tiny_causal_lm_dir}" for s in sets for c in s.candidates)
-    docs = load_bon_dataset(n=4, candidates=str(out))["test"]
+    docs = load_bon_dataset(n_candidates=4, candidates=str(out))["test"]
     assert docs.num_rows == 2 and docs[0]["chat_history"][0]["role"] == "system"

@@ -333,3 +333,12 @@ def test_limit_runs_see_both_sources():
     got = metrics(run("trbench_bon_think", ScriptedBonJudge("oracle"), limit=20), "trbench_bon_think")
     assert got["n_problems"] == 20
     assert not math.isnan(got["acc_acebench"]) and not math.isnan(got["acc_bfcl"])
+
+
+def test_model_args_seed_does_not_collide_with_task_options():
+    """lm-eval hands every --model_args key (vLLM's `seed=`) to the loader beside dataset_kwargs."""
+    metadata = {"seed": 1234, "pretrained": "some/model", "n": 3}
+    got = metrics(
+        run("trbench_bon_think", ScriptedBonJudge("oracle"), metadata=metadata, limit=4), "trbench_bon_think"
+    )
+    assert got["n_problems"] == 4 and "acc_at_n_8" in got

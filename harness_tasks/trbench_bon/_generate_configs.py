@@ -33,7 +33,7 @@ def data_build() -> str:
 
 
 def _kwargs(protocol: str, n: int = DEFAULT_N, variant: str = "think") -> dict:
-    kwargs = {"n": n, "protocol": protocol, "seed": 0}
+    kwargs = {"n_candidates": n, "protocol": protocol, "order_seed": 0}
     if protocol != "scalar":
         kwargs |= {"prompt_variant": variant, "both_orders": True}
     return kwargs

@@ -78,7 +78,13 @@ def score_sample(prompt: PolicyPrompt, output: str, origin: str) -> Candidate:
 def sample_vllm(model: str, prompts: list[PolicyPrompt], args: argparse.Namespace) -> list[list[str]]:
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=model, seed=args.seed, dtype=args.dtype, max_model_len=args.max_model_len)
+    llm = LLM(
+        model=model,
+        seed=args.seed,
+        dtype=args.dtype,
+        max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+    )
     params = SamplingParams(
         n=args.n,
         temperature=args.temperature,
@@ -142,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="auto", help="model dtype: auto, bfloat16, float32 (default auto)")
     parser.add_argument(
         "--max-model-len", type=int, default=16384, help="vLLM context length (default 16384)"
+    )
+    parser.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        default=0.9,
+        help="vLLM memory share (default 0.9; on the CPU build the share of RAM it reserves)",
     )
     parser.add_argument(
         "--backend", choices=("auto", "vllm", "hf"), default="auto", help="auto: vLLM if installed, else HF"

@@ -70,10 +70,10 @@ DEFAULT_MAX_GEN_TOKENS = 8192
 
 
 def load_bon_dataset(
-    n: int = 8,
+    n_candidates: int = 8,
     protocol: str = "listwise",
     prompt_variant: str = "think",
-    seed: int = 0,
+    order_seed: int = 0,
     both_orders: bool = True,
     candidates: str | None = None,
     **_: Any,
@@ -82,8 +82,11 @@ def load_bon_dataset(
 
     ``candidates`` (from ``--metadata '{"candidates": "my_sets.parquet"}'``) replaces the shipped
     sets with a user's own, in the layout of :mod:`harness_tasks.trbench_bon.candidates`. Items
-    come in a seeded order (the same for every task of one seed).
+    come in a seeded order (the same for every task of one seed). The keyword names are unusual
+    on purpose: lm-eval passes every ``--model_args`` key (``seed=...`` among them) to this loader
+    beside the task's own ``dataset_kwargs``, and a shared name would be a TypeError.
     """
+    n, seed = n_candidates, order_seed
     if protocol != "scalar":
         check_variant(prompt_variant)
     path = candidates or CANDIDATES_FILE
