@@ -10,7 +10,8 @@ Trains a one-label sequence classifier on chosen/rejected pairs with −log σ(r
 3. packing decided (:mod:`toolrm_train.bt.packing`), gradient checkpointing, FSDP2 sharding;
 4. optimiser, schedule, data order; resume from the last complete checkpoint;
 5. evaluation before training; then per optimiser step: micro-batches of pairs → rewards →
-   loss → backward, clip, step; metrics; held-out accuracy and mean margin every
+   loss → backward, clip, step; training loss / accuracy / margin summed over the pairs since the
+   last log line (``log_every_steps``); held-out accuracy and mean margin every
    ``eval_every_steps``; checkpoints every ``save_every_steps``;
 6. final evaluation and the final Hugging Face directory (``output_dir/final``), which
    ``toolrm-eval --model hf-rm`` loads.
@@ -224,9 +225,10 @@ def _train(config: BTConfig, *, resume: bool, env: DistEnv) -> Path:
         if eval_pairs and start_from is None:
             metrics.log(0, eval_metrics(evaluate(model, eval_pairs, **eval_args)))
         model.train()
+        # training metrics are sums over the steps since the last log line
+        stats, tokens, padded, seconds = PairStats(), 0, 0, 0.0
         while step < total:
             started = time.perf_counter()
-            stats, tokens, padded = PairStats(), 0, 0
             for _ in range(config.gradient_accumulation_steps):
                 mine = [train_pairs[i] for i in rank_slice(sampler.next_global_batch(micro_global), env)]
                 batch = build_batch(mine, pad_id, packed).to(env.device)
@@ -244,10 +246,10 @@ def _train(config: BTConfig, *, resume: bool, env: DistEnv) -> Path:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            seconds += time.perf_counter() - started
 
             if step % config.log_every_steps == 0 or step == total:
                 totals = PairStats.from_list([all_reduce_sum(v, env) for v in stats.as_list()])
-                seconds = time.perf_counter() - started
                 all_tokens, all_padded = all_reduce_sum(tokens, env), all_reduce_sum(padded, env)
                 metrics.log(
                     step,
@@ -262,6 +264,7 @@ def _train(config: BTConfig, *, resume: bool, env: DistEnv) -> Path:
                         "padding_share": 1.0 - all_tokens / max(1.0, all_padded),
                     },
                 )
+                stats, tokens, padded, seconds = PairStats(), 0, 0, 0.0
             eval_now = config.eval_every_steps and step % config.eval_every_steps == 0
             if eval_pairs and eval_now and step < total:
                 metrics.log(step, eval_metrics(evaluate(model, eval_pairs, **eval_args)))
