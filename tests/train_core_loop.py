@@ -25,6 +25,7 @@ from toolrm_train.core.config import TrainerConfig
 from toolrm_train.core.data_order import EpochSampler
 from toolrm_train.core.distributed import (
     all_reduce_mean,
+    all_reduce_sums,
     gathered_params,
     init_distributed,
     rank_slice,
@@ -120,6 +121,13 @@ def _train(config: LoopConfig, *, resume: bool, env) -> Path:
             optimizer.zero_grad(set_to_none=True)
             step += 1
             loss = all_reduce_mean(torch.stack(losses).mean(), env)
+            rows_seen, loss_sum = all_reduce_sums(
+                [len(mine), float(torch.stack(losses).mean()) * len(mine)], env
+            )
+            assert rows_seen == micro_global and abs(loss_sum / rows_seen - loss) < 1e-5, (
+                rows_seen,
+                loss_sum,
+            )
             metrics.log(step, {"loss": loss, "grad_norm": grad_norm, "lr": scheduler.get_last_lr()[0]})
             if config.save_every_steps and step % config.save_every_steps == 0:
                 if step == config.hang_in_save_at_step:

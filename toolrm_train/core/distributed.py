@@ -187,6 +187,17 @@ def all_reduce_sum(value: float | torch.Tensor, env: DistEnv) -> float:
     return float(_reduce(value, env, dist.ReduceOp.SUM))
 
 
+def all_reduce_sums(values: Sequence[float | torch.Tensor], env: DistEnv) -> list[float]:
+    """Sums over ranks of several scalars in ONE collective (per-step counters: pairs, tokens, …)."""
+    stacked = torch.tensor(
+        [float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in values], dtype=torch.float64
+    )
+    if env.is_distributed:
+        stacked = stacked.to(env.device)
+        dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
+    return [float(x) for x in stacked.cpu()]
+
+
 def all_reduce_mean(value: float | torch.Tensor, env: DistEnv) -> float:
     """Mean of a scalar over all ranks: a loss averaged over equal shares is the global-batch loss."""
     return all_reduce_sum(value, env) / env.world_size
