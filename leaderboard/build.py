@@ -15,11 +15,13 @@ from toolrm_leaderboard.combine import RowRun, assemble_rows, check_compatible
 from toolrm_leaderboard.errors import LeaderboardInputError
 from toolrm_leaderboard.metadata import ModelCatalog, ModelInfo
 from toolrm_leaderboard.paper import PAPER_CITATION, PAPER_DATA_BUILD, paper_rows
-from toolrm_leaderboard.read import CURVE_METRIC_PREFIXES, TaskResult, curve_points
+from toolrm_leaderboard.read import CURVE_METRIC_PREFIXES, TaskResult, curve_points, reference_points
 from toolrm_leaderboard.table import (
     COUNT,
     DELTA,
+    ORACLE_LABEL,
     PERCENT,
+    RANDOM_LABEL,
     SCORE,
     Column,
     Row,
@@ -27,6 +29,7 @@ from toolrm_leaderboard.table import (
     compute_deltas,
     mark_best_and_second,
     order_rows,
+    shown,
 )
 from toolrm_leaderboard.task_names import BEST_OF_N, SELF_CORRECTION, TRBENCH
 
@@ -140,29 +143,117 @@ def build_curve_table(
     )
     if any("n_problems" in r.metrics for r in results):
         columns.append(Column("problems", "Problems", COUNT, "problems scored"))
-    rows = []
+    joined: dict[tuple[str, str], list[TaskResult]] = defaultdict(list)
     for run in runs:
-        result = run.full
-        assert result is not None  # curve tasks have no per-category variants
-        info, note = catalog.resolve(result.model_name, run.variant)
+        assert run.full is not None  # curve tasks have no per-category variants
+        joined[(run.model_key, run.variant)].append(run.full)
+    rows = []
+    for (_key, variant), parts in joined.items():
+        parts.sort(key=lambda r: (_native_size(r), r.task.name))
+        info, note = catalog.resolve(parts[0].model_name, variant)
         notes.extend([note] if note else [])
-        points = curve_points(result.task, result.metrics)
-        metric_prefix = CURVE_METRIC_PREFIXES[spec.benchmark]
+        label = f"{info.display_name} ({variant})"
+        points, stderr_points, join_notes = _join_curve(parts, label, spec)
+        notes.extend(join_notes)
         values: dict[str, float | int | None] = {spec.key(x): _percent(points.get(x)) for x in xs}
-        values["problems"] = _as_count(result.metrics.get("n_problems"))
-        stderr = {spec.key(x): _percent(result.stderr.get(f"{metric_prefix}{x}")) for x in xs}
+        problems = {_as_count(p.metrics.get("n_problems")) for p in parts}
+        values["problems"] = problems.pop() if len(problems) == 1 else None
+        if values["problems"] is None and len(problems) > 0:
+            counts = ", ".join(f"{p.task.name}: {_as_count(p.metrics.get('n_problems'))}" for p in parts)
+            notes.append(f"{label}: its joined tasks scored different numbers of problems ({counts})")
+        stderr = {spec.key(x): _percent(stderr_points.get(x)) for x in xs}
         missing = [f"{spec.column_prefix}{x}" for x in xs if values[spec.key(x)] is None]
-        row = _row(info, run, values, stderr, partial=bool(missing), files=[result])
+        run = RowRun(info.key, variant, None, {})
+        row = _row(info, run, values, stderr, partial=bool(missing), files=parts)
         rows.append(row)
         if missing:
-            notes.append(f"{row.label} ({run.variant}) is partial: no value at {', '.join(missing)}")
+            notes.append(f"{row.label} ({variant}) is partial: no value at {', '.join(missing)}")
     table = Table(
         spec.benchmark, spec.title, columns, spec.key(xs[-1]), rows,
         caption=f"{spec.title}: accuracy (%) by {spec.x_label}." + _provenance(results),
         x_label=spec.x_label,
     )  # fmt: skip
+    if spec.benchmark == BEST_OF_N:
+        table.references, reference_notes = _references(results, spec, xs)
+        notes.extend(reference_notes)
+        if table.references:
+            table.caption += (
+                " Oracle: share of problems with any correct candidate; random choice: expected accuracy "
+                "of picking a candidate uniformly (both from the tasks' oracle_at_n_<N> and random_at_n_<N>)."
+            )
     table.notes.extend(notes)
     return _finish(table, options)
+
+
+def _native_size(result: TaskResult) -> int:
+    """The N a Best-of-N task runs at: the largest N it reports (``acc_at_n_1`` comes with every task)."""
+    return max(curve_points(result.task, result.metrics), default=0)
+
+
+def _join_curve(
+    parts: list[TaskResult], label: str, spec: CurveSpec
+) -> tuple[dict[int, float | None], dict[int, float | None], list[str]]:
+    """One curve from the runs of one model and variant at several N (``_n4``, default, ``_n16``).
+
+    Where several runs report the same N (every task reports ``acc_at_n_1``; a scalar task also
+    every smaller power of two), the value shown comes from the run whose own N it is, else from
+    the run with the largest N; a different value (as printed) in another run is named in a note,
+    never averaged in.
+    """
+    metric_prefix = CURVE_METRIC_PREFIXES[spec.benchmark]
+    by_x: dict[int, list[TaskResult]] = defaultdict(list)
+    for part in parts:
+        for x, value in curve_points(part.task, part.metrics).items():
+            if value is not None:
+                by_x[x].append(part)
+    points: dict[int, float | None] = {}
+    stderr: dict[int, float | None] = {}
+    notes = []
+    for x, sources in sorted(by_x.items()):
+        reported = {id(p): p.metrics[f"{metric_prefix}{x}"] * 100 for p in sources}  # type: ignore[operator]
+        chosen = next((p for p in sources if _native_size(p) == x), max(sources, key=_native_size))
+        points[x] = chosen.metrics[f"{metric_prefix}{x}"]
+        stderr[x] = chosen.stderr.get(f"{metric_prefix}{x}")
+        value = reported[id(chosen)]
+        others = [p for p in sources if shown(reported[id(p)]) != shown(value)]
+        if others:
+            differing = ", ".join(f"{p.task.name} {reported[id(p)]:.2f} ({p.file})" for p in others)
+            notes.append(
+                f"{label} at {spec.column_prefix}{x}: shows {value:.2f} from {chosen.task.name} "
+                f"({chosen.file}); other runs report {differing}"
+            )
+    return points, stderr, notes
+
+
+def _references(
+    results: list[TaskResult], spec: CurveSpec, xs: list[int]
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Oracle and random-choice rows: a property of the candidate sets, so every run reporting one
+    at some N must agree (as printed); where runs disagree (different sets, e.g. ``--limit``) the
+    point is left out and a note names the runs, rather than showing one run's sets as everyone's."""
+    labels = {"oracle": ORACLE_LABEL, "random": RANDOM_LABEL}
+    references: dict[str, dict[str, float]] = {}
+    notes = []
+    for kind, label in labels.items():
+        reported: dict[int, list[tuple[TaskResult, float]]] = defaultdict(list)
+        for result in results:
+            for x, value in reference_points(result.metrics).get(kind, {}).items():
+                if value is not None and x in xs:
+                    reported[x].append((result, value * 100))
+        line: dict[str, float] = {}
+        for x, values in sorted(reported.items()):
+            distinct = sorted({shown(v) for _, v in values})
+            if len(distinct) == 1:
+                line[spec.key(x)] = values[0][1]
+                continue
+            found = "; ".join(f"{v:.2f} in {r.file} (task {r.task.name})" for r, v in values)
+            notes.append(
+                f"{kind} at {spec.column_prefix}{x} differs between runs ({found}): their candidate sets "
+                "differ (e.g. --limit), so no single baseline is shown there"
+            )
+        if line:
+            references[label] = line
+    return references, notes
 
 
 def _trbench_row(run: RowRun, catalog: ModelCatalog) -> tuple[Row, list[str]]:

@@ -72,11 +72,12 @@ def assemble_rows(
         raise LeaderboardInputError(
             f"unknown duplicate rule {dedupe!r}; expected one of {', '.join(DEDUPE_RULES)}"
         )
-    groups: dict[tuple[str, str], list[TaskResult]] = defaultdict(list)
+    groups: dict[tuple[str, str, int | None], list[TaskResult]] = defaultdict(list)
     for result in results:
-        groups[(model_key(result.model_name), result.task.variant)].append(result)
+        # a Best-of-N size variant (``_n4``) is a run of its own; the curve table joins them
+        groups[(model_key(result.model_name), result.task.variant, result.task.size)].append(result)
     rows, notes = [], []
-    for (key, variant), group in groups.items():
+    for (key, variant, _size), group in groups.items():
         row, dropped = _pick_runs(key, variant, group, dedupe)
         rows.append(row)
         notes.extend(

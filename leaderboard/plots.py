@@ -1,4 +1,5 @@
-"""Charts of a table: W-Avg (the primary column) per model as bars, and accuracy-vs-N curves.
+"""Charts of a table: W-Avg (the primary column) per model as bars, and accuracy-vs-N curves
+(Best-of-N curves with the oracle and random-choice baselines as reference lines).
 
 Drawn from the same :class:`~toolrm_leaderboard.table.Table` as the text tables, so a chart can never
 show a row or number the tables do not. Matplotlib runs headless (Agg); SVG files carry no date,
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt
 
 from toolrm_leaderboard.formatting import format_value, one_line, row_tags
 from toolrm_leaderboard.metadata import FAMILIES
-from toolrm_leaderboard.table import Row, Table
+from toolrm_leaderboard.table import ORACLE_LABEL, RANDOM_LABEL, Row, Table
 
 
 FAMILY_COLOURS = {"general": "#8c8c8c", "genrm": "#4c72b0", "discrm": "#dd8452"}
@@ -133,6 +134,15 @@ def curve_chart(table: Table) -> plt.Figure | None:
     if drawn == 0:
         plt.close(figure)
         return None
+    for label, values in table.references.items():
+        points = [(x, values[c.key]) for x, c in zip(xs, columns, strict=True) if c.key in values]
+        if not points:
+            continue
+        x_values, y_values = zip(*points, strict=True)
+        axes.plot(
+            x_values, y_values, label=label, gid=f"reference-{_REFERENCE_IDS.get(label, 'line')}",
+            **_REFERENCE_STYLES.get(label, {"color": "black", "linestyle": ":"}),
+        )  # fmt: skip
     if min(xs) > 0 and len(xs) > 2:
         axes.set_xscale("log", base=2)
     axes.set_xticks(xs, [str(x) for x in xs])
@@ -142,6 +152,16 @@ def curve_chart(table: Table) -> plt.Figure | None:
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     return figure
+
+
+_REFERENCE_STYLES = {
+    ORACLE_LABEL: {"color": "black", "linestyle": ":", "marker": "^", "markersize": 4},
+    RANDOM_LABEL: {"color": "#7f7f7f", "linestyle": "-.", "marker": "v", "markersize": 4},
+}
+"""Baselines look unlike model curves: black dotted (oracle) and grey dash-dotted (random choice);
+a marker on each point, so a baseline measured at one N only is still visible."""
+_REFERENCE_IDS = {ORACLE_LABEL: "oracle", RANDOM_LABEL: "random"}
+"""SVG group ids of the baseline lines (``<g id="reference-oracle">``), for styling and tests."""
 
 
 def chart_svg_texts(table: Table) -> list[str]:

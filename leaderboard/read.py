@@ -25,6 +25,11 @@ FILTER = "none"
 CURVE_METRIC_PREFIXES = {"trbench_bon": "acc_at_n_", "trbench_selfcorrect": "acc_at_round_"}
 """Best-of-N reports ``acc_at_n_<N>``, self-correction ``acc_at_round_<R>`` (see README)."""
 
+REFERENCE_METRIC_PREFIXES = {"oracle": "oracle_at_n_", "random": "random_at_n_"}
+"""Best-of-N baselines of the candidate sets themselves: ``oracle_at_n_<N>`` (any candidate
+correct) and ``random_at_n_<N>`` (expected accuracy of a uniform choice); each task reports them
+at its own N only."""
+
 _MODEL_NAME_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")  # lm-eval's own priority order
 
 
@@ -228,8 +233,21 @@ def curve_points(task: TaskId, metrics: dict[str, float | None]) -> dict[int, fl
     return dict(sorted(points.items()))
 
 
+def reference_points(metrics: dict[str, float | None]) -> dict[str, dict[int, float | None]]:
+    """``oracle_at_n_8`` -> ``{"oracle": {8: value}}`` (and ``random``): a Best-of-N run's baselines."""
+    found: dict[str, dict[int, float | None]] = {}
+    for kind, prefix in REFERENCE_METRIC_PREFIXES.items():
+        pattern = re.compile(rf"^{prefix}(\d+)$")
+        points = {int(m[1]): value for metric, value in metrics.items() if (m := pattern.match(metric))}
+        if points:
+            found[kind] = dict(sorted(points.items()))
+    return found
+
+
 def _is_fraction_metric(metric: str) -> bool:
-    return metric in ("w_avg", "avg", "invalid_rate") or metric.startswith(("acc_", "acc_at_"))
+    return metric in ("w_avg", "avg", "invalid_rate") or metric.startswith(
+        ("acc_", "acc_at_", *REFERENCE_METRIC_PREFIXES.values())
+    )
 
 
 def _model_name(path: Path, document: dict) -> str:

@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup
 
 from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
-from toolrm_leaderboard.table import COUNT, DELTA, Row, Table
+from toolrm_leaderboard.table import COUNT, DELTA, REFERENCE_HEADING, Row, Table
 
 
 PAGE_TEMPLATE = "page.html.jinja"
@@ -47,6 +47,17 @@ def _table_view(table: Table, charts_svg: list[str]) -> dict:
         "families": [
             {"key": rows[0].family, "heading": heading, "rows": [_row_view(table, row) for row in rows]}
             for heading, rows in table.families()
+        ],
+        "reference_heading": REFERENCE_HEADING,
+        "references": [
+            {
+                "label": label,
+                "cells": [
+                    {"key": c.key, "text": format_value(c, values.get(c.key)), "classes": f"num {c.kind}"}
+                    for c in table.columns
+                ],
+            }
+            for label, values in table.references.items()
         ],
         "legend": legend_lines(table),
         "notes": table.notes,

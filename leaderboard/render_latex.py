@@ -7,7 +7,7 @@ The output is a ``table`` float meant for ``\\input``; it needs ``\\usepackage{b
 from __future__ import annotations
 
 from toolrm_leaderboard.formatting import DASH, format_value, legend_lines, one_line, row_tags
-from toolrm_leaderboard.table import DELTA, Row, Table
+from toolrm_leaderboard.table import DELTA, REFERENCE_HEADING, Row, Table
 
 
 MARKUP = {"best": "\\textbf{{{}}}", "second": "\\underline{{{}}}"}
@@ -36,6 +36,12 @@ def render_latex_table(table: Table) -> str:
     for heading, rows in table.families():
         lines += ["\\midrule", f"\\multicolumn{{{width}}}{{l}}{{\\textit{{{escape_latex(heading)}}}}} \\\\"]
         lines.extend(" & ".join(latex_cells(table, row)) + " \\\\" for row in rows)
+    if table.references:
+        heading = escape_latex(REFERENCE_HEADING)
+        lines += ["\\midrule", f"\\multicolumn{{{width}}}{{l}}{{\\textit{{{heading}}}}} \\\\"]
+        for label, values in table.references.items():
+            cells = [format_value(c, values.get(c.key)).replace(DASH, "--") for c in table.columns]
+            lines.append(" & ".join([escape_latex(label), *cells]) + " \\\\")
     legend = " ".join(escape_latex(line) + "." for line in legend_lines(table))
     lines += [
         "\\bottomrule",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from toolrm_leaderboard.formatting import format_value, legend_lines, one_line, row_tags
-from toolrm_leaderboard.table import Row, Table
+from toolrm_leaderboard.table import REFERENCE_HEADING, Row, Table
 
 
 MARKUP = {"best": "**{}**", "second": "_{}_"}
@@ -25,6 +25,9 @@ def render_markdown_table(table: Table) -> str:
     for heading, rows in table.families():
         lines.append(_line([f"*{heading}*", *("" for _ in table.columns)]))
         lines.extend(_line(markdown_cells(table, row)) for row in rows)
+    if table.references:
+        lines.append(_line([f"*{REFERENCE_HEADING}*", *("" for _ in table.columns)]))
+        lines.extend(_line(reference_cells(table, label)) for label in table.references)
     lines += ["", "**Bold**: best; _italics_: second best.", *(f"{line}." for line in legend_lines(table))]
     if table.notes:
         lines += ["", "Notes:", *(f"- {escape_markdown(note)}" for note in table.notes)]
@@ -40,6 +43,12 @@ def markdown_cells(table: Table, row: Row) -> list[str]:
         mark = row.marks.get(column.key)
         cells.append(MARKUP[mark].format(text) if mark else text)
     return cells
+
+
+def reference_cells(table: Table, label: str) -> list[str]:
+    """A baseline row (oracle, random choice): values in the score columns only, never marked."""
+    values = table.references[label]
+    return [label, *(format_value(c, values.get(c.key)) for c in table.columns)]
 
 
 def _line(cells: list[str]) -> str:

@@ -7,7 +7,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from toolrm_leaderboard.formatting import format_value, legend_lines, one_line, row_tags
-from toolrm_leaderboard.table import Row, Table
+from toolrm_leaderboard.table import REFERENCE_HEADING, Row, Table
 
 
 STYLES = {"best": "bold", "second": "underline"}
@@ -33,6 +33,12 @@ def to_rich(table: Table) -> RichTable:
         rich_table.add_row(Text(heading, style="italic"), *("" for _ in table.columns))
         for row in rows:
             rich_table.add_row(*_cells(table, row), style="dim" if row.reported else None)
+    if table.references:
+        rich_table.add_section()
+        rich_table.add_row(Text(REFERENCE_HEADING, style="italic"), *("" for _ in table.columns))
+        for label, values in table.references.items():
+            cells = [Text(format_value(c, values.get(c.key))) for c in table.columns]
+            rich_table.add_row(Text(label), *cells, style="dim")
     return rich_table
 
 

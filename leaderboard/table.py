@@ -23,6 +23,9 @@ from toolrm_leaderboard.metadata import FAMILIES
 
 
 SCORE, DELTA, PERCENT, COUNT = "score", "delta", "percent", "count"
+ORACLE_LABEL = "Oracle (any candidate correct)"
+RANDOM_LABEL = "Random choice (expected)"
+REFERENCE_HEADING = "Baselines of the candidate sets"
 """Column kinds: ranked percentage; signed gain in points; unranked percentage; integer."""
 
 MARKERS: dict[str, str] = {"think": "◇", "no_think": "♡", "disc": "♣", "critic": "♠"}
@@ -90,6 +93,10 @@ class Table:
     notes: list[str] = field(default_factory=list)
     x_label: str | None = None
     """For curve tables (Best-of-N, self-correction): what the score columns count."""
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Baseline rows of the data rather than of a model (Best-of-N: oracle and random choice):
+    label -> {score column key: percent}. Drawn under the model rows and as reference lines on the
+    curve; never ranked, never a base for Δ."""
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
@@ -144,7 +151,10 @@ def compute_deltas(table: Table) -> list[str]:
         if base is None:
             notes.append(f"Δ for {row.label}: its base model {row.base_key!r} has no row in this table")
             continue
-        if row.partial or base.partial or row.sampled or base.sampled:
+        # a partial curve row (no N=2) still has a comparable value at the primary N; a partial
+        # TRBench row's W-Avg covers fewer categories and does not
+        partial_matters = table.column(table.primary).skips_partial_rows and (row.partial or base.partial)
+        if partial_matters or row.sampled or base.sampled:
             notes.append(
                 f"Δ for {row.label}: not shown, because it or its base {base.label} "
                 "covers only some categories or a --limit sample"

@@ -27,6 +27,9 @@ _TRBENCH_PATTERN = re.compile(
 _CURVE_PATTERN = re.compile(
     rf"^(?P<benchmark>{BEST_OF_N}|{SELF_CORRECTION})_(?P<variant>no_think|think|disc)$"
 )
+_BON_SIZE_PATTERN = re.compile(rf"^{BEST_OF_N}_(?P<variant>no_think|think|disc)_n(?P<size>[1-9][0-9]*)$")
+"""``trbench_bon_think_n4``: the same task as ``trbench_bon_think`` on sets of 4 candidates (the
+``_2perm``, ``_knockout`` and ``_allpairs`` protocols are other judges and are not read)."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,17 @@ class TaskId:
     """``embedded`` (our build) or ``hub`` (the released data)."""
     category: str | None = None
     """Set for per-category tasks (``trbench_bfcl_think_live_simple``): a partial run."""
+    size: int | None = None
+    """Set for Best-of-N size variants (``trbench_bon_think_n4`` -> 4): more points of the same
+    curve, joined with the default task's into one row."""
 
     @property
     def canonical(self) -> str:
         """The full task this one belongs to; results of one canonical task must share a version.
 
         ``trbench_bfcl`` is the ``think`` task under its short name, and a per-category task is
-        generated from the same config as its full task, so both map to ``trbench_bfcl_think``.
+        generated from the same config as its full task, so both map to ``trbench_bfcl_think``;
+        likewise a Best-of-N size variant (``trbench_bon_think_n4``) maps to ``trbench_bon_think``.
         """
         if self.benchmark != TRBENCH:
             return f"{self.benchmark}_{self.variant}"
@@ -66,4 +73,7 @@ def parse_task_name(name: str) -> TaskId | None:
     found = _CURVE_PATTERN.match(name)
     if found:
         return TaskId(name, found["benchmark"], found["variant"], "embedded")
+    found = _BON_SIZE_PATTERN.match(name)
+    if found:
+        return TaskId(name, BEST_OF_N, found["variant"], "embedded", size=int(found["size"]))
     return None

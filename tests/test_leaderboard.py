@@ -407,24 +407,118 @@ def test_without_metadata_every_model_is_shown_under_its_own_name():
     assert sum("has no entry in (no metadata file)" in note for note in table.notes) == 8
 
 
+BON = FIXTURES / "bon"
+BON_QWEN = "Qwen3-4B-Thinking-2507 ◇ [partial]"
+BON_TOOLRM = "**ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇ [partial]"
+BON_SKYWORK = "Skywork-Reward-V2-Qwen3-4B ♣ [partial]"
+
+
 def test_best_of_n_table_and_curves():
-    [table] = tables_for(FIXTURES / "bon")
+    [table] = tables_for(BON)
     header, rows = markdown_rows(render_markdown([table]), "Best-of-N")
     assert header == ["Model", "N=1", "N=2", "N=4", "N=8", "N=16", "Δ", "Problems"]
-    assert rows["Qwen3-4B-Thinking-2507 ◇"] == [
-        "Qwen3-4B-Thinking-2507 ◇", "**54.12**", "56.30", "57.81", "58.43", "_58.66_", "–", "1000",
-    ]  # fmt: skip
-    assert rows["**ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇"] == [
-        "**ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇",
-        "**54.12**", "**59.01**", "**62.10**", "**63.95**", "**65.18**", "+6.52", "1000",
-    ]  # fmt: skip
-    assert rows["Skywork-Reward-V2-Qwen3-4B ♣ [partial]"] == [
-        "Skywork-Reward-V2-Qwen3-4B ♣ [partial]",
-        "**54.12**", "_58.22_", "_61.04_", "_62.21_", "–", "–", "1000",
-    ]  # fmt: skip
+    # trbench_bon_think (N=1, 8) + _n4 (N=4) + _n16 (N=16): one row, k/240 of the fixture
+    assert rows[BON_QWEN][1:] == ["**39.17**", "–", "46.67", "49.17", "_50.00_", "–", "240"]
+    assert rows[BON_TOOLRM][1:] == ["**39.17**", "–", "**54.58**", "**62.50**", "**65.83**", "+15.83", "240"]
+    assert rows[BON_SKYWORK][1:] == ["**39.17**", "45.83", "_52.50_", "_57.92_", "–", "–", "240"]
     assert table.primary == "n16"
     assert "Skywork-Reward-V2-Qwen3-4B (disc) is partial: no value at N=16" in table.notes
-    assert "Data build: bon:policy=Qwen/Qwen3-8B;n_max=16;" in table.caption
+    assert "Data build: bon:embedded:sha256:44e0feb7" in table.caption
+    toolrm = next(r for r in table.rows if r.model_key == "RioLee/ToolRM-Gen-Qwen3-4B-Thinking-2507")
+    assert len(toolrm.files) == 3  # the N=8, _n4 and _n16 runs
+
+
+def test_best_of_n_oracle_and_random_rows():
+    """From oracle_at_n_<N> / random_at_n_<N> of the runs: the shipped sets' 150, 175, 191 of 240
+    items with a correct candidate, and 0.375, 0.390625, 0.39193 expected random accuracy."""
+    [table] = tables_for(BON)
+    _, rows = markdown_rows(render_markdown([table]), "Best-of-N")
+    assert rows["*Baselines of the candidate sets*"][1:] == [""] * 7
+    assert rows["Oracle (any candidate correct)"][1:] == ["–", "–", "62.50", "72.92", "79.58", "–", "–"]
+    assert rows["Random choice (expected)"][1:] == ["–", "–", "37.50", "39.06", "39.19", "–", "–"]
+    assert "Oracle: share of problems with any correct candidate" in table.caption
+    latex = latex_rows(render_latex_table(table))
+    assert latex["Oracle (any candidate correct)"][1:] == ["--", "--", "62.50", "72.92", "79.58", "--", "--"]
+
+
+def test_best_of_n_curve_draws_the_baselines():
+    from toolrm_leaderboard.plots import curve_chart
+
+    [table] = tables_for(BON)
+    figure = curve_chart(table)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    oracle, rand = lines["Oracle (any candidate correct)"], lines["Random choice (expected)"]
+    assert list(oracle.get_xdata()) == [4, 8, 16]
+    assert [round(y, 4) for y in oracle.get_ydata()] == [62.5, 72.9167, 79.5833]
+    assert [round(y, 4) for y in rand.get_ydata()] == [37.5, 39.0625, 39.1927]
+    assert oracle.get_linestyle() == ":" and rand.get_linestyle() == "-."
+    toolrm = lines["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇ [partial]"]
+    assert list(toolrm.get_xdata()) == [1, 4, 8, 16]
+    assert [round(y, 4) for y in toolrm.get_ydata()] == [39.1667, 54.5833, 62.5, 65.8333]
+
+
+def _copy_bon(tmp_path: Path) -> Path:
+    folder = tmp_path / "bon"
+    shutil.copytree(BON, folder)
+    return folder
+
+
+def _edit_results(folder: Path, model_dir: str, task: str, **metrics: float) -> None:
+    for path in (folder / model_dir).glob("results_*.json"):
+        document = json.loads(path.read_text())
+        if task in document["results"]:
+            for metric, value in metrics.items():
+                document["results"][task][f"{metric},none"] = value
+            path.write_text(json.dumps(document))
+            return
+    raise AssertionError(f"no {task} run in {model_dir}")
+
+
+def test_best_of_n_baseline_that_differs_between_runs_is_not_drawn(tmp_path):
+    folder = _copy_bon(tmp_path)  # Skywork's N=8 run on other sets (e.g. --limit): oracle 0.75
+    _edit_results(folder, "Skywork__Skywork-Reward-V2-Qwen3-4B", "trbench_bon_disc", oracle_at_n_8=0.75)
+    [table] = tables_for(folder)
+    oracle = table.references["Oracle (any candidate correct)"]
+    assert "n8" not in oracle and round(oracle["n4"], 2) == 62.5 and round(oracle["n16"], 2) == 79.58
+    assert round(table.references["Random choice (expected)"]["n8"], 4) == 39.0625  # still agrees
+    [note] = [n for n in table.notes if n.startswith("oracle at N=8 differs between runs")]
+    assert "75.00 in" in note and "72.92 in" in note and "candidate sets differ" in note
+    from toolrm_leaderboard.plots import curve_chart
+
+    lines = {line.get_label(): line for line in curve_chart(table).axes[0].get_lines()}
+    assert list(lines["Oracle (any candidate correct)"].get_xdata()) == [4, 16]
+
+
+def test_best_of_n_joined_runs_that_disagree_are_named_not_averaged(tmp_path):
+    folder = _copy_bon(tmp_path)  # the _n4 run's first candidate scored differently
+    _edit_results(folder, "Qwen__Qwen3-4B-Thinking-2507", "trbench_bon_think_n4", acc_at_n_1=0.4)
+    [table] = tables_for(folder)
+    _, rows = markdown_rows(render_markdown([table]), "Best-of-N")
+    assert rows[BON_QWEN][1] == "**39.17**"  # from the _n16 run (the largest N reporting N=1)
+    [note] = [n for n in table.notes if n.startswith("Qwen3-4B-Thinking-2507 (think) at N=1")]
+    assert "shows 39.17 from trbench_bon_think_n16 (" in note and "trbench_bon_think_n4 40.00" in note
+
+
+def test_best_of_n_two_runs_of_one_size_variant_are_duplicates(tmp_path):
+    folder = _copy_bon(tmp_path)
+    [source] = [
+        p for p in (folder / "Qwen__Qwen3-4B-Thinking-2507").glob("results_*.json")
+        if "trbench_bon_think_n4" in json.loads(p.read_text())["results"]
+    ]  # fmt: skip
+    document = json.loads(source.read_text())
+    document["date"] += 86400.0  # a rerun a day later
+    source.with_name("results_2026-11-24T09-30-00.000000.json").write_text(json.dumps(document))
+    with pytest.raises(LeaderboardInputError, match=r"duplicate results for model .*Qwen3-4B-Thinking-2507"):
+        tables_for(folder)
+    [table] = tables_for(folder, dedupe="latest")
+    assert any("--dedupe latest: left out" in note and "trbench_bon_think_n4" in note for note in table.notes)
+
+
+def test_best_of_n_baseline_as_a_percentage_is_refused(tmp_path):
+    folder = _copy_bon(tmp_path)
+    _edit_results(folder, "Skywork__Skywork-Reward-V2-Qwen3-4B", "trbench_bon_disc", random_at_n_8=39.06)
+    with pytest.raises(LeaderboardInputError, match=r"metric 'random_at_n_8' is 39.06; expected a fraction"):
+        tables_for(folder)
 
 
 def test_self_correction_table():
@@ -437,7 +531,7 @@ def test_self_correction_table():
 
 
 def test_one_folder_with_every_benchmark_gives_one_table_each():
-    tables = tables_for(RUNS, FIXTURES / "bon", FIXTURES / "selfcorrect")
+    tables = tables_for(RUNS, BON, FIXTURES / "selfcorrect")
     assert [t.table_id for t in tables] == ["trbench_bfcl", "trbench_bon", "trbench_selfcorrect"]
 
 

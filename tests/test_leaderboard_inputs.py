@@ -39,6 +39,8 @@ THINKING_RUN = next((RUNS / "Qwen__Qwen3-4B-Thinking-2507").glob("results_*.json
         ),
         ("trbench_bfcl_think_simple", ("trbench_bfcl", "think", "embedded", "simple", "trbench_bfcl_think")),
         ("trbench_bon_think", ("trbench_bon", "think", "embedded", None, "trbench_bon_think")),
+        ("trbench_bon_think_n4", ("trbench_bon", "think", "embedded", None, "trbench_bon_think")),
+        ("trbench_bon_disc_n16", ("trbench_bon", "disc", "embedded", None, "trbench_bon_disc")),
         (
             "trbench_selfcorrect_disc",
             ("trbench_selfcorrect", "disc", "embedded", None, "trbench_selfcorrect_disc"),
@@ -48,6 +50,7 @@ THINKING_RUN = next((RUNS / "Qwen__Qwen3-4B-Thinking-2507").glob("results_*.json
 def test_task_names(name, expected):
     task = parse_task_name(name)
     assert (task.benchmark, task.variant, task.source, task.category, task.canonical) == expected
+    assert task.size == (int(name.rsplit("_n", 1)[1]) if "_n1" in name or "_n4" in name else None)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +61,10 @@ def test_task_names(name, expected):
         "trbench_bfcl_maybe",
         "trbench_bfcl_think_unknown",
         "trbench_bon",
+        "trbench_bon_think_knockout",
+        "trbench_bon_no_think_2perm",
+        "trbench_bon_think_n0",
+        "trbench_selfcorrect_think_n4",
     ],
 )
 def test_other_task_names_are_not_ours(name):

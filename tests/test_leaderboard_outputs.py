@@ -105,6 +105,24 @@ def test_svg_curves_have_one_line_per_model(written):
         assert label in text
 
 
+def test_svg_curves_draw_the_oracle_and_random_lines(written):
+    root = ElementTree.parse(written / "trbench_bon_curves.svg").getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = {g.get("id"): g for g in root.iter(f"{ns}g")}
+    for kind in ("oracle", "random"):
+        path = groups[f"reference-{kind}"].find(f"{ns}path")
+        assert path is not None and path.get("d", "").count("L") == 2  # three points: N=4, 8, 16
+    text = " ".join("".join(node.itertext()) for node in root.iter(f"{ns}text"))
+    assert "Oracle (any candidate correct)" in text and "Random choice (expected)" in text
+
+    # y of each point: the oracle lies above the random line at every N
+    def ys(kind: str) -> list[float]:
+        d = groups[f"reference-{kind}"].find(f"{ns}path").get("d")
+        return [float(p.split()[1]) for p in d.replace("M", "|").replace("L", "|").split("|") if p.strip()]
+
+    assert all(o < r for o, r in zip(ys("oracle"), ys("random"), strict=True))  # SVG y grows downwards
+
+
 def test_cli_prints_the_table(capsys):
     assert main([str(RUNS), "--models", str(MODELS)]) == 0
     printed = capsys.readouterr().out
