@@ -108,14 +108,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="default: on for qwen3-4b (as the trainer's recipe), off for the tiny model",
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--smoke", action="store_true", help="1 layer, 8 pairs, 1 round: a quick CI check")
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 layer, the 2 shortest pairs, 1 round: a quick CI check"
+    )
     parser.add_argument("--out", type=Path, help="folder for the JSON result file bt_packing_<device>.json")
     args = parser.parse_args(argv)
     big = args.shape == "qwen3-4b" and args.model is None
     if args.smoke:
         args.layers = 1
-        args.pairs = args.pairs or 8
-        args.batch_size = args.batch_size or 4
+        args.pairs = args.pairs or 2
+        args.batch_size = args.batch_size or 1
         args.repeats = 1
         args.device = args.device or "cpu"
         args.dtype = args.dtype or "float32"
@@ -158,8 +160,11 @@ def build_model(args: argparse.Namespace, work: Path) -> tuple[torch.nn.Module, 
     return model, tokenizer
 
 
-def embedded_training_pairs(tokenizer: Any, n_pairs: int, work: Path) -> list[TokenizedPair]:
-    """``n_pairs`` pairs spread over the embedded ToolPref-style build, tokenized as the trainer does."""
+def embedded_training_pairs(
+    tokenizer: Any, n_pairs: int, work: Path, shortest: bool = False
+) -> list[TokenizedPair]:
+    """``n_pairs`` pairs spread over the embedded ToolPref-style build (``shortest``: the shortest
+    ones, for smoke runs), tokenized as the trainer does."""
     from rich.console import Console
 
     from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
@@ -170,8 +175,10 @@ def embedded_training_pairs(tokenizer: Any, n_pairs: int, work: Path) -> list[To
     raw = read_pairs(out, issues)
     if not 1 <= n_pairs <= len(raw):
         raise SystemExit(f"--pairs must be between 1 and {len(raw)}, found {n_pairs}")
+    if shortest:
+        raw = sorted(raw, key=lambda pair: len(json.dumps(pair.chosen)))
     step = len(raw) / n_pairs
-    chosen = [raw[int(i * step)] for i in range(n_pairs)]
+    chosen = raw[:n_pairs] if shortest else [raw[int(i * step)] for i in range(n_pairs)]
     return tokenize_pairs(chosen, ConversationEncoder(tokenizer), max_length=1 << 30, issues=issues)
 
 
@@ -230,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
     with tempfile.TemporaryDirectory(prefix="bt-packing-") as work:
         model, tokenizer = build_model(args, Path(work))
-        pairs = embedded_training_pairs(tokenizer, args.pairs, Path(work))
+        pairs = embedded_training_pairs(tokenizer, args.pairs, Path(work), shortest=args.smoke)
     reason = packing_unsupported_reason(model)
     if reason:
         raise SystemExit(f"packing is not supported for this model: {reason}")
