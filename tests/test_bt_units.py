@@ -326,3 +326,26 @@ def test_config_yaml_and_overrides(tmp_path: Path) -> None:
     validate_bt_config(config)
     with pytest.raises(ConfigError, match="model_name_or_path"):
         validate_bt_config(BTConfig(dataset_paths=["d"]))
+
+
+def test_init_from_a_causal_lm_creates_the_score_head(tiny_causal_lm_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from toolrm_train.bt.model import load_reward_model
+
+    config = BTConfig(model_name_or_path=str(tiny_causal_lm_dir), dataset_paths=["unused"], seed=3)
+    torch.manual_seed(config.seed)
+    model, tokenizer, kind = load_reward_model(config)
+    assert kind == "causal_lm" and model.config.num_labels == 1
+    head = model.score.weight
+    hidden = head.shape[1]
+    assert head.shape == (1, hidden) and model.score.bias is None
+    # OpenRLHF's value-head initialisation: N(0, (1/(hidden+1))²); 128 draws, so a loose check
+    assert 0.5 / (hidden + 1) < float(head.std()) < 1.5 / (hidden + 1)
+    assert model.config.pad_token_id == tokenizer.pad_token_id
+    model.save_pretrained(tmp_path / "rm")
+    again = AutoModelForSequenceClassification.from_pretrained(tmp_path / "rm")
+    assert torch.equal(again.score.weight, head)
+    reloaded = BTConfig(model_name_or_path=str(tmp_path / "rm"), dataset_paths=["x"])
+    _, _, kind_again = load_reward_model(reloaded)
+    assert kind_again == "reward_model"
