@@ -436,8 +436,18 @@ def _select_categories(task_categories: list[str] | None, categories: str | list
 
 
 def _iter_embedded_rows(
-    variant: str, data_build: str | None, pairs_file: str | None, orders: str = "both"
+    variant: str,
+    data_build: str | None,
+    pairs_file: str | None,
+    orders: str = "both",
+    selected: set[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
+    """Rows of the embedded build; pairs outside ``selected`` categories are never expanded.
+
+    Every pair is still read and validated, and ``extra_info.index`` still counts all pairs, so a
+    category task's rows are exactly the full set's rows of that category; only the judge prompts
+    nobody will read are not rendered.
+    """
     path = Path(pairs_file) if pairs_file else EMBEDDED_PAIRS_FILE
     actual_build = embedded_data_build(path)
     if data_build != actual_build:
@@ -449,6 +459,8 @@ def _iter_embedded_rows(
         )
     pairs = read_pairs(path)
     for pair in pairs:
+        if selected is not None and pair["task_source"] not in selected:
+            continue
         original, swapped = expand_pair(pair, variant, len(pairs), render_prompt=orders == "both")
         yield from (original, swapped) if orders == "both" else (original,)
 
@@ -502,15 +514,15 @@ def load_trbench_bfcl(
     parse_mode = check_parse_mode(parse_mode)
     if orders not in ORDERS:
         raise ValueError(f"unknown orders {orders!r}; expected one of {', '.join(ORDERS)}")
+    selected = _select_categories(task_categories, categories)
     if source == "embedded":
-        rows = _iter_embedded_rows(variant, data_build, pairs_file, orders)
+        rows = _iter_embedded_rows(variant, data_build, pairs_file, orders, selected)
     elif source == "hub":
         rows = _iter_hub_rows(variant)
         if orders == "original":
             rows = (row for row in rows if row["reward_model"]["ground_truth"] == "1")
     else:
         raise ValueError(f"unknown TRBench-BFCL source {source!r}; expected 'embedded' or 'hub'")
-    selected = _select_categories(task_categories, categories)
     kept = [row for row in rows if row["task_source"] in selected]
     skipped = no_room = 0
     if orders == "both":
@@ -535,9 +547,43 @@ def load_trbench_bfcl(
         row["overlong_pairs_skipped"] = skipped
         row["context_pairs_skipped"] = no_room
         row["parse_mode"] = parse_mode
-    import datasets
+    return {"test": rows_to_dataset(ordered)}
 
-    return {"test": datasets.Dataset.from_list(ordered)}
+
+def rows_to_dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:
+    """``datasets.Dataset.from_list(rows)``, built through one ``pyarrow`` conversion.
+
+    ``from_list`` types every column through ``datasets``' per-column sequences, about half the
+    loader's time on the full set (measured by ``benchmarks/genrm_overhead.py --profile``); pyarrow
+    infers the same schema from the same rows in one call. Rows pyarrow cannot type (mixed types
+    in a column) fall back to ``from_list``, whose handling and error messages stay the reference.
+    """
+    import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+
+    if not rows:
+        return datasets.Dataset.from_list(rows)
+    try:
+        table = pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return datasets.Dataset.from_list(rows)
+    return datasets.Dataset(InMemoryTable(table), fingerprint=_table_fingerprint(table))
+
+
+def _table_fingerprint(table: Any) -> str:
+    """A content fingerprint for ``datasets``: a hash of the schema and the Arrow buffers.
+
+    Without one, ``datasets`` derives it by pickling the whole table (about 1 s for the full set);
+    hashing the same bytes directly gives an equally content-keyed value in a tenth of the time.
+    """
+    digest = hashlib.blake2b(str(table.schema).encode(), digest_size=8)
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buffer in chunk.buffers():
+                if buffer is not None:
+                    digest.update(memoryview(buffer))
+    return digest.hexdigest()
 
 
 def _as_bool(value: bool | str) -> bool:

@@ -296,3 +296,35 @@ def test_context_length_estimate_is_exact_at_the_limit(tiny_causal_lm_dir):
     for limit in {n + delta for n in exact for delta in (-1, 0, 1)}:
         lengths = td.chat_prompt_lengths(tokenizer, rows, contents, limit, {})
         assert [n > limit for n in lengths] == [n > limit for n in exact], limit
+
+
+def test_category_load_is_the_full_load_filtered_and_a_bad_pair_elsewhere_still_fails(tmp_path):
+    pairs = [make_pair(0), make_pair(1, "multiple"), make_pair(2), make_pair(3, "multiple")]
+    path = write_pairs(tmp_path / "p.jsonl.gz", pairs)
+    build = td.embedded_data_build(path)
+    full = td.load_trbench_bfcl(pairs_file=str(path), data_build=build)["test"].to_list()
+    only = td.load_trbench_bfcl(pairs_file=str(path), data_build=build, categories="multiple")["test"]
+    assert only.to_list() == [row for row in full if row["task_source"] == "multiple"]
+    assert [row["extra_info"]["index"] for row in only] == [1, 5, 3, 7]  # indices count all 4 pairs
+    bad = write_pairs(tmp_path / "bad.jsonl.gz", [*pairs, {**make_pair(4), "chat_history": []}])
+    with pytest.raises(DataFormatError, match="line 5: field 'chat_history'"):
+        td.load_trbench_bfcl(
+            pairs_file=str(bad), data_build=td.embedded_data_build(bad), categories="multiple"
+        )
+
+
+def test_rows_to_dataset_matches_from_list():
+    import datasets
+    from pyarrow import ArrowInvalid
+
+    rows = [row for uuid in range(3) for row in td.expand_pair(make_pair(uuid), "think", 3)]
+    rows[1]["extra_info"]["only_here"] = 5  # a key some rows lack: null elsewhere, like from_list
+    plain = [row for uuid in range(2) for row in td.expand_pair(make_pair(uuid), "think", 2, False)]
+    for sample in (rows, plain):
+        built, reference = td.rows_to_dataset(sample), datasets.Dataset.from_list(sample)
+        assert built.features == reference.features
+        assert built.to_list() == reference.to_list() and built[1]["extra_info"]["index"] == (
+            3 if sample is rows else 2
+        )
+    with pytest.raises(ArrowInvalid):  # types pyarrow cannot unify: from_list's own error
+        td.rows_to_dataset([{"a": 1}, {"a": "x"}])

@@ -37,6 +37,9 @@ def base_config() -> dict:
         "doc_to_target": FunctionTag("utils.doc_to_target"),
         "process_results": FunctionTag("utils.process_results"),
         "num_fewshot": 0,
+        # Zero-shot, so no few-shot pool: without one lm-eval falls back to the test split and
+        # converts every row of it at task build, ~1.8 s per evaluation whatever --limit says.
+        "fewshot_config": {"samples": []},
         # The ToolRM evaluation script's sampling settings; `until: []` so a stop string can never
         # cut a reasoning trace before its <choice>.
         "generation_kwargs": {
