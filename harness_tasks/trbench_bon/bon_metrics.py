@@ -31,24 +31,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from harness_tasks.acebench.build_data import CATEGORIES as ACEBENCH_ALL_CATEGORIES
 
-ACEBENCH_CATEGORIES = (
-    "normal_single_turn_single_function",
-    "normal_single_turn_parallel_function",
-    "normal_multi_turn_user_adjust",
-    "normal_multi_turn_user_switch",
-    "normal_similar_api",
-    "normal_preference",
-    "normal_atom_bool",
-    "normal_atom_enum",
-    "normal_atom_list",
-    "normal_atom_number",
-    "normal_atom_object_deep",
-    "normal_atom_object_short",
-    "special_error_param",
-    "special_incomplete",
-    "special_irrelevant",
-)
+
+ACEBENCH_CATEGORIES = ACEBENCH_ALL_CATEGORIES
 BFCL_CATEGORIES = ("simple", "multiple", "live_simple")
 CATEGORIES = ACEBENCH_CATEGORIES + BFCL_CATEGORIES
 SOURCES = ("acebench", "bfcl")

@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 
+from harness_tasks.acebench.build_data import NORMAL_CATEGORIES
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.pairwise_metrics import proportion_stderr
 from harness_tasks.trbench_build.error_operators import OPERATORS
@@ -195,20 +196,7 @@ def operator_metrics(operator: str) -> dict[str, tuple[Aggregation, bool]]:
 
 BFCL_CATEGORIES = tuple(c.name for c in CATEGORIES if not c.name.startswith("multi_turn"))
 """Single-turn BFCL categories (the self-correction items never use multi-turn ones)."""
-ACEBENCH_CATEGORIES = (
-    "normal_single_turn_single_function",
-    "normal_single_turn_parallel_function",
-    "normal_multi_turn_user_adjust",
-    "normal_multi_turn_user_switch",
-    "normal_similar_api",
-    "normal_preference",
-    "normal_atom_bool",
-    "normal_atom_enum",
-    "normal_atom_list",
-    "normal_atom_number",
-    "normal_atom_object_deep",
-    "normal_atom_object_short",
-)
+ACEBENCH_CATEGORIES = NORMAL_CATEGORIES
 """ACEBench's English ``normal`` categories (its file stems; ``special`` is not used, see acebench_source)."""
 
 
