@@ -241,8 +241,22 @@ def run_killed(where: str, at: int, args: list[str], tmp_path: Path) -> subproce
     )  # fmt: skip
 
 
+@pytest.fixture
+def one_thread():
+    """The killed runs use one thread (OMP_NUM_THREADS=1); the in-process runs must too, or CPU
+    kernels reduce in another order and bit-identical continuation cannot be asked for."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_sigkill_between_and_during_checkpoints_resumes_to_the_same_parameters(
-    tiny_classifier_dir: Path, small_pairs_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tiny_classifier_dir: Path,
+    small_pairs_file: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    one_thread: None,
 ) -> None:
     def args(name: str) -> list[str]:
         run = ["per_device_batch_size=4", "max_steps=6", "save_every_steps=2", "keep_last_checkpoints=3"]
