@@ -14,7 +14,7 @@ from pathlib import Path
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
 from harness_tasks.pairwise_metrics import METRICS
-from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
+from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
 from harness_tasks.task_yaml import rendered_files as render_task_files
 from harness_tasks.trbench_dataset import DEFAULT_MAX_GEN_TOKENS, HUB_DATASET, embedded_data_build
 
@@ -42,14 +42,7 @@ def base_config() -> dict:
         "fewshot_config": {"samples": []},
         # The ToolRM evaluation script's sampling settings; `until: []` so a stop string can never
         # cut a reasoning trace before its <choice>.
-        "generation_kwargs": {
-            "until": [],
-            "do_sample": True,
-            "temperature": 0.6,
-            "top_p": 0.95,
-            "top_k": 20,
-            "max_gen_toks": DEFAULT_MAX_GEN_TOKENS,
-        },
+        "generation_kwargs": reference_generation_kwargs(DEFAULT_MAX_GEN_TOKENS),
         "metric_list": metric_list(METRICS),
         "metadata": {"version": VERSION, "data_build": embedded_data_build()},
     }

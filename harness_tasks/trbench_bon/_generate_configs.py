@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
+from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
 from harness_tasks.task_yaml import rendered_files as render_task_files
 from harness_tasks.trbench_bon.bon_metrics import metrics_for
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
@@ -51,14 +51,7 @@ def base_config() -> dict:
         "process_results": FunctionTag("utils.process_results"),
         "num_fewshot": 0,
         # The ToolRM evaluation script's sampling settings, as in trbench_bfcl.
-        "generation_kwargs": {
-            "until": [],
-            "do_sample": True,
-            "temperature": 0.6,
-            "top_p": 0.95,
-            "top_k": 20,
-            "max_gen_toks": DEFAULT_MAX_GEN_TOKENS,
-        },
+        "generation_kwargs": reference_generation_kwargs(DEFAULT_MAX_GEN_TOKENS),
         "metric_list": metric_list(metrics_for(DEFAULT_N, "listwise")),
         "metadata": {"version": VERSION, "data_build": data_build()},
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
+from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
 from harness_tasks.task_yaml import rendered_files as render_task_files
 from harness_tasks.trbench_build.error_operators import OPERATORS
 from harness_tasks.trbench_selfcorrect.items import SOURCES, data_build, read_items
@@ -68,14 +68,7 @@ def base_config() -> dict:
         "num_fewshot": 0,
         # The ToolRM evaluation script's sampling settings (as trbench_bfcl), for critic and reviser;
         # `until: []` so a stop string can never cut a reasoning trace.
-        "generation_kwargs": {
-            "until": [],
-            "do_sample": True,
-            "temperature": 0.6,
-            "top_p": 0.95,
-            "top_k": 20,
-            "max_gen_toks": 8192,
-        },
+        "generation_kwargs": reference_generation_kwargs(8192),
         "metric_list": task_metrics(list(SOURCES)),
         "metadata": {"version": VERSION, "data_build": data_build()},
     }
