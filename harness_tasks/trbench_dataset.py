@@ -24,6 +24,7 @@ from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORY_NAMES, resolve_category
 from harness_tasks.judge_prompts import check_variant, pairwise_prompt_messages
 from harness_tasks.judgment import DEFAULT_PARSE_MODE, check_parse_mode
+from harness_tasks.token_lengths import token_lengths
 
 
 if TYPE_CHECKING:  # imported where used: reading the embedded pairs needs no `datasets`
@@ -382,7 +383,9 @@ def drop_overlong_pairs(
     and ``context_limit`` (the model's length minus the generation budget), measured on the prompt
     the judge actually receives, so no prompt is ever left-truncated by the model. Returns the kept
     rows, the pairs over the reference limit, and the other pairs over the context limit. Without
-    a tokenizer nothing is skipped and a warning says so.
+    a tokenizer nothing is skipped and a warning says so. The reference counts are remembered per
+    tokenizer and prompt content (:mod:`harness_tasks.token_lengths`), so only the first run with
+    a tokenizer pays for tokenising every prompt.
     """
     tokenizer = tokenizer or _load_tokenizer(tokenizer_name)
     if tokenizer is None:
@@ -392,7 +395,7 @@ def drop_overlong_pairs(
             )
         return rows, 0, 0
     contents = [row["prompt"][0]["content"] for row in rows]
-    lengths = [len(ids) for ids in tokenizer(contents, add_special_tokens=True)["input_ids"]]
+    lengths = token_lengths(tokenizer, contents, add_special_tokens=True)
     added_specials = len(tokenizer("", add_special_tokens=True)["input_ids"])
     too_long = {row["pair_id"] for row, n in zip(rows, lengths, strict=True) if n > max_prompt_tokens}
     if too_long:

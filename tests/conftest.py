@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ sys.path.insert(0, str(TESTS_DIR))  # helper modules (scripted judges, vLLM shim
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# token-length cache (harness_tasks.token_lengths): shared by this session's tests, never the user's
+os.environ.setdefault("TOOLRM_CACHE_DIR", tempfile.mkdtemp(prefix="toolrm-test-cache-"))
 
 
 @pytest.fixture(scope="session")
