@@ -95,7 +95,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--profile", action="store_true", help="profile one more harness round (cProfile)")
-    parser.add_argument("--smoke", action="store_true", help="8 prompts, 16 tokens, 1 round: a quick check")
+    parser.add_argument(
+        "--smoke", action="store_true", help="8 prompts of one category, 16 tokens, 1 round: a quick check"
+    )
     parser.add_argument("--out", type=Path, help="folder to write genrm_overhead_<device>.json to")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -188,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         # as `lm_eval --model vllm --model_args ...` does: the model arguments (and toolrm-eval's
         # generation budget) reach the task loader, which then applies the prompt-length filters
         metadata = simple_parse_args_string(model_args) | {"max_gen_toks": args.max_gen_toks}
+        if args.smoke:  # one category: the smoke run checks the path, not the full task's load time
+            metadata["categories"] = "live_parallel"
         task_manager = TaskManager(include_path=str(TASKS_DIR), metadata=metadata)
         task_index = time.perf_counter() - started
 
