@@ -47,15 +47,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # mfu.py, disc_scoring
 from disc_scoring import QWEN3_4B_SHAPE
 from mfu import forward_flops, measure_matmul_peak, mfu
 
+from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from toolrm_train.bt.data import read_pairs, tokenize_pairs
 from toolrm_train.bt.losses import pairwise_losses
 from toolrm_train.bt.packing import (
     TokenizedPair,
     build_batch,
-    packing_unsupported_reason,
     pair_rewards,
 )
+from toolrm_train.core.packed_attention import packing_unsupported_reason
 from toolrm_train.data.issues import IssueLog
 
 
@@ -306,16 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = results["packed"].pairs_per_second / results["plain"].pairs_per_second
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"bt_packing_{device.type}.json"
         figures = {
             "setup": setup,
             "modes": [asdict(r) for r in results.values()],
             "ratio_packed_plain": ratio,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(figures, indent=2) + "\n")
-        tmp.replace(path)
+        write_atomically(path, json.dumps(figures, indent=2) + "\n")
     print(f"speedup packed/plain: {ratio:.2f}x pairs/s (= training tokens/s)")
     return 0
 

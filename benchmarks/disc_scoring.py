@@ -42,6 +42,7 @@ import torch
 from mfu import forward_flops, measure_matmul_peak, mfu
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Qwen3Config
 
+from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import (
     DEFAULT_MAX_BATCH_TOKENS,
@@ -362,12 +363,8 @@ def account_model_work(
 
 def write_figures(out_dir: Path, figures: dict[str, Any], device: str) -> Path:
     """``out_dir/disc_scoring_<cpu|cuda>.json``, written to a temporary file, then renamed into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"disc_scoring_{torch.device(device).type}.json"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(figures, indent=2) + "\n")
-    temporary.replace(path)
-    return path
+    return write_atomically(path, json.dumps(figures, indent=2) + "\n")
 
 
 def environment(args: argparse.Namespace, token_ids: list[list[int]], model: torch.nn.Module) -> dict:

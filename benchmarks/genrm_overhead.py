@@ -50,6 +50,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.atomic_files import write_atomically
+
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "trbench_bfcl_no_think"
@@ -277,7 +279,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"harness time outside the engine: {best_h.seconds - best_h.engine_seconds:.2f} s")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
         figures = {
             "setup": setup,
             "sides": [
@@ -286,10 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": ratio,
             "profile": profile,
         }
-        path = args.out / f"genrm_overhead_{args.device}.json"
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(figures, indent=2) + "\n")
-        temporary.replace(path)
+        path = write_atomically(
+            args.out / f"genrm_overhead_{args.device}.json", json.dumps(figures, indent=2) + "\n"
+        )
         print(f"figures: {path}")
     print(f"throughput harness/vllm: {ratio:.3f}")
     return 0

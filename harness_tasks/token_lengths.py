@@ -23,10 +23,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from harness_tasks.atomic_files import write_atomically
 
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,7 @@ def _read(path: Path) -> dict[str, int]:
 
 
 def _write(path: Path, lengths: dict[str, int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump({"format": FORMAT, "lengths": lengths}, stream, separators=(",", ":"))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps({"format": FORMAT, "lengths": lengths}, separators=(",", ":")))
 
 
 def token_lengths(tokenizer: Any, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[int]:

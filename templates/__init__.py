@@ -18,12 +18,17 @@ TEMPLATES_DIR = Path(__file__).resolve().parent
 
 @cache
 def template_environment() -> jinja2.Environment:
-    """Strict environment: a missing variable is an error, never an empty string in a prompt."""
+    """Strict environment: a missing variable is an error, never an empty string in a prompt.
+
+    Templates are read once per process (``auto_reload=False``): a run renders every prompt from
+    the same text, and the loaders render thousands of prompts without a file check for each.
+    """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
+        auto_reload=False,
     )
 
 

@@ -20,12 +20,12 @@ from toolrm_train.bt.packing import (
     TokenizedPair,
     build_batch,
     packed_batch,
-    packing_unsupported_reason,
     pair_rewards,
     plain_batch,
     shared_history_length,
 )
 from toolrm_train.core.config import ConfigError, load_config
+from toolrm_train.core.packed_attention import packing_unsupported_reason
 from toolrm_train.data.issues import IssueLog
 
 

@@ -14,9 +14,9 @@ import argparse
 import gzip
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from harness_tasks.atomic_files import write_atomically
 
 
 NORMAL_CATEGORIES = (
@@ -72,12 +72,7 @@ def write_gzip_jsonl(rows: list[dict], path: Path) -> None:
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="", compresslevel=9) as handle:
         for row in rows:
             handle.write((json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(buffer.getvalue())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomically(path, buffer.getvalue())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.atomic_files import write_atomically
+
 
 SOURCES = ("acebench", "bfcl")
 
@@ -201,28 +203,16 @@ def encode_jsonl_gz(sets: Iterable[CandidateSet]) -> bytes:
 
 def write_candidate_file(sets: list[CandidateSet], path: str | Path) -> Path:
     """Atomic write (temp file, then rename): ``.parquet``, ``.jsonl.gz`` or ``.jsonl``."""
-    import os
-    import tempfile
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-            pq.write_table(pa.Table.from_pylist([s.to_dict() for s in sets]), tmp)
-        elif path.suffix == ".gz":
-            Path(tmp).write_bytes(encode_jsonl_gz(sets))
-        else:
-            Path(tmp).write_text(
-                "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in sets), encoding="utf-8"
-            )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist([s.to_dict() for s in sets]), sink)
+        data = sink.getvalue().to_pybytes()
+    elif path.suffix == ".gz":
+        data = encode_jsonl_gz(sets)
+    else:
+        data = "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in sets).encode("utf-8")
+    return write_atomically(path, data)

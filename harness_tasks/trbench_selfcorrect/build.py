@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.atomic_files import write_atomically
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.tool_calls import format_tool_calls
 from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
@@ -227,9 +228,7 @@ def write_build(items: list[dict[str, Any]], config: BuildConfig, out_dir: Path)
         NOTICE_FILE_NAME: notice_text().encode("utf-8"),
     }
     for name, content in files.items():
-        temporary = out_dir / f".{name}.tmp"
-        temporary.write_bytes(content)
-        temporary.replace(out_dir / name)
+        write_atomically(out_dir / name, content)
     return stats
 
 

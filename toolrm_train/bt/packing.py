@@ -24,11 +24,8 @@ rendering ``hf-rm`` / ``vllm-rm`` score with, so training and evaluation see the
 padding mask (with causal attention a real token never attends to the padding after it, and the
 padding's outputs are never read), reward at each row's last real token.
 
-Support: transformers passes a 4D mask through to the attention function unchanged
-(``masking_utils._preprocess_mask_arguments``); ``sdpa`` takes it as a boolean mask (True =
-attend), ``eager`` adds it to the scores, so it gets an additive float mask. FlashAttention-2 and
-flex attention take no arbitrary dense mask, and sliding-window or non-causal models would need a
-different mask: :func:`packing_unsupported_reason` says why, and the trainer falls back to plain.
+Support (sdpa or eager attention, causal, full attention) is decided in
+:mod:`toolrm_train.core.packed_attention`; without it the trainer falls back to plain.
 
 Rewards are read per token from the model's own ``score`` head (a forward hook keeps its
 per-token output before the model pools at the last non-pad token), so the whole forward goes
@@ -45,11 +42,7 @@ from typing import Any
 
 import torch
 
-from harness_tasks.models.rm_shared_prefix import unsupported_reason as shared_prefix_unsupported_reason
-
-
-MASK_IMPLEMENTATIONS = ("sdpa", "eager")
-"""Attention implementations that take a custom 4D mask the way packing needs."""
+from toolrm_train.core.packed_attention import mask_for_model
 
 
 @dataclass(frozen=True)
@@ -176,23 +169,6 @@ def packed_batch(pairs: Sequence[TokenizedPair], pad_id: int) -> PairBatch:
     )
 
 
-def attention_implementation(model: torch.nn.Module) -> str:
-    return str(getattr(model.config, "_attn_implementation", None) or "eager")
-
-
-def packing_unsupported_reason(model: torch.nn.Module) -> str | None:
-    """Why this model cannot take packed pairs (so the plain batch is used), or None when it can."""
-    implementation = attention_implementation(model)
-    if implementation not in MASK_IMPLEMENTATIONS:
-        return (
-            f"attention implementation {implementation!r} takes no custom 4D mask "
-            f"(packing needs one of {', '.join(MASK_IMPLEMENTATIONS)})"
-        )
-    if not getattr(model.config, "is_causal", True):
-        return "the model's attention is not causal"
-    return shared_prefix_unsupported_reason(model)
-
-
 def build_batch(pairs: Sequence[TokenizedPair], pad_id: int, packed: bool) -> PairBatch:
     return packed_batch(pairs, pad_id) if packed else plain_batch(pairs, pad_id)
 
@@ -222,20 +198,11 @@ def _captured_token_scores(model: torch.nn.Module):
         handle.remove()
 
 
-def _mask_for(model: torch.nn.Module, allowed: torch.Tensor) -> torch.Tensor:
-    if attention_implementation(model) == "sdpa":
-        return allowed
-    # eager adds the mask to the attention scores (computed in the model's dtype, softmax in float32)
-    blocked = torch.finfo(torch.float32).min
-    additive = torch.zeros(allowed.shape, dtype=torch.float32, device=allowed.device)
-    return additive.masked_fill(~allowed, blocked)
-
-
 def pair_rewards(model: torch.nn.Module, batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """(chosen, rejected) rewards, float32, shape (pairs,); differentiable."""
     kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "use_cache": False}
     if batch.attention_mask is not None:
-        kwargs["attention_mask"] = _mask_for(model, batch.attention_mask)
+        kwargs["attention_mask"] = mask_for_model(model, batch.attention_mask)
         kwargs["position_ids"] = batch.position_ids
     with _captured_token_scores(model) as captured:
         model(**kwargs)

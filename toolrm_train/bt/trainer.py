@@ -38,7 +38,7 @@ from toolrm_train.bt.config import BTConfig, validate_bt_config
 from toolrm_train.bt.data import read_pairs, split_held_out, tokenize_pairs
 from toolrm_train.bt.losses import PairStats, pairwise_losses
 from toolrm_train.bt.model import load_reward_model
-from toolrm_train.bt.packing import TokenizedPair, build_batch, packing_unsupported_reason, pair_rewards
+from toolrm_train.bt.packing import TokenizedPair, build_batch, pair_rewards
 from toolrm_train.core.checkpoint import load_checkpoint, resolve_resume, save_checkpoint, save_final_model
 from toolrm_train.core.config import ConfigError
 from toolrm_train.core.data_order import EpochSampler
@@ -53,6 +53,7 @@ from toolrm_train.core.distributed import (
 )
 from toolrm_train.core.metrics_log import MetricsLogger
 from toolrm_train.core.optim import build_optimizer, build_scheduler, clip_grad_norm, total_training_steps
+from toolrm_train.core.packed_attention import decide_packing
 from toolrm_train.core.rng import seed_everything
 from toolrm_train.data.issues import IssueLog
 
@@ -116,19 +117,6 @@ def scaled_margin(pair: TokenizedPair, scale: float) -> TokenizedPair:
     return TokenizedPair(pair.chosen_ids, pair.rejected_ids, pair.margin * scale, pair.where)
 
 
-def decide_packing(config: BTConfig, model: torch.nn.Module, env: DistEnv) -> bool:
-    reason = packing_unsupported_reason(model)
-    if config.packing == "on" and reason:
-        raise ConfigError(f"config key 'packing': 'on' but {reason}")
-    packed = config.packing != "off" and reason is None
-    if env.is_main:
-        if config.packing == "auto" and reason:
-            log.warning("shared-context packing off: %s; training on plain padded pairs", reason)
-        shape = "packed [history, chosen, rejected]" if packed else "plain (two sequences per pair)"
-        log.info("batches: %s", shape)
-    return packed
-
-
 # --- evaluation ------------------------------------------------------------------------------------
 
 
@@ -184,7 +172,13 @@ def _train(config: BTConfig, *, resume: bool, env: DistEnv) -> Path:
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     # 3. packing, memory, sharding, precision
-    packed = decide_packing(config, model, env)
+    packed = decide_packing(
+        config.packing,
+        model,
+        announce=env.is_main,
+        packed="packed [history, chosen, rejected]",
+        plain="plain (two sequences per pair)",
+    )
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     bf16 = resolve_bf16(config.bf16, env)

@@ -27,6 +27,8 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from harness_tasks.atomic_files import write_atomically
+
 
 class ConfigError(ValueError):
     """A configuration problem: the message names where (file or override) and which key."""
@@ -278,12 +280,7 @@ def validate_config(config: TrainerConfig) -> None:
 
 def save_config(config: TrainerConfig, path: str | Path) -> Path:
     """Write the config as YAML (atomically), so a run records exactly what it was asked to do."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 # --- internals -------------------------------------------------------------------------------------

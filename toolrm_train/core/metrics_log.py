@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness_tasks.atomic_files import write_atomically
 from toolrm_train.core.config import TrainerConfig, config_to_dict
 from toolrm_train.core.distributed import DistEnv
 
@@ -60,9 +61,7 @@ def truncate_metrics(path: Path, last_step: int) -> int:
             continue  # a line cut by a kill
         if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= last_step:
             kept.append(line)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, "".join(f"{line}\n" for line in kept))
     return len(kept)
 
 

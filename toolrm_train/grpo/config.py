@@ -106,6 +106,15 @@ class GRPOConfig(TrainerConfig):
         default=0,
     )
 
+    packing: Literal["auto", "on", "off"] = _help(
+        "Prompt sharing in the training forward: a micro-batch's judgments of the same prompt go in "
+        "one row after a single copy of the prompt, kept apart by a 4D mask (same log-probs and "
+        "gradients as plain rows, up to float rounding; per_device_batch_size a multiple of "
+        "num_generations packs whole groups). 'auto' = on when the attention implementation takes a "
+        "4D mask (sdpa, eager); 'on' = error otherwise; 'off' = one padded row per judgment.",
+        default="auto",
+    )
+
     # --- loss ---------------------------------------------------------------------------------------
     minibatches_per_step: int = _help(
         "Optimiser steps per rollout batch: the batch is cut into this many mini-batches of prompts "

@@ -8,7 +8,8 @@ else 0: the evaluation's own parser, imported). Defaults are ToolRM-Gen's verl r
 1. processes (torchrun or one), output folder checked, seed;
 2. model, tokenizer, judge prompts (:mod:`toolrm_train.grpo.data`; skips counted), optional frozen
    reference for the KL term;
-3. gradient checkpointing, FSDP2 sharding, precision; the rollout engine over the *same* model;
+3. batch layout (packed prompts, :mod:`toolrm_train.grpo.logprobs`), gradient checkpointing, FSDP2
+   sharding, precision; the rollout engine over the *same* model;
 4. optimiser, schedule (per optimiser step), data order; resume from the last complete checkpoint;
 5. per step (one rollout batch): the global batch of prompts is cut into ``minibatches_per_step``
    mini-batches and each process takes its share of each;
@@ -59,11 +60,17 @@ from toolrm_train.core.distributed import (
 )
 from toolrm_train.core.metrics_log import MetricsLogger
 from toolrm_train.core.optim import build_optimizer, build_scheduler, clip_grad_norm, total_training_steps
+from toolrm_train.core.packed_attention import decide_packing
 from toolrm_train.core.rng import seed_everything
 from toolrm_train.data.issues import IssueLog
 from toolrm_train.grpo.config import GRPOConfig, validate_grpo_config
 from toolrm_train.grpo.data import JudgePrompt, load_judge_prompts
-from toolrm_train.grpo.logprobs import PolicyBatch, build_policy_batch, completion_logprobs
+from toolrm_train.grpo.logprobs import (
+    PolicyBatch,
+    build_packed_policy_batch,
+    build_policy_batch,
+    completion_logprobs,
+)
 from toolrm_train.grpo.losses import MinibatchCounts, aggregate, clipped_policy_loss, group_advantages, kl_k3
 from toolrm_train.rollout import Completion, EngineConfig, RolloutEngine, SamplingParams
 
@@ -138,10 +145,11 @@ def micro_batches(samples: list[Sample], size: int) -> Iterator[list[Sample]]:
         yield samples[start : start + size]
 
 
-def to_batch(samples: list[Sample], pad_id: int, config: GRPOConfig, device: torch.device) -> PolicyBatch:
-    batch = build_policy_batch(
-        [s.prompt.prompt_ids for s in samples], [s.completion.token_ids for s in samples], pad_id
-    )
+def to_batch(
+    samples: list[Sample], pad_id: int, config: GRPOConfig, device: torch.device, packed: bool
+) -> PolicyBatch:
+    build = build_packed_policy_batch if packed else build_policy_batch
+    batch = build([s.prompt.prompt_ids for s in samples], [s.completion.token_ids for s in samples], pad_id)
     if config.mask_truncated_completions:
         for row, sample in enumerate(samples):
             if sample.completion.finish_reason == "length":
@@ -157,13 +165,20 @@ def padded(values: torch.Tensor | None, width: int) -> torch.Tensor | None:
 
 @torch.no_grad()
 def fill_logprobs(
-    model: torch.nn.Module, samples: list[Sample], attr: str, config: GRPOConfig, pad_id: int, env, autocast
+    model: torch.nn.Module,
+    samples: list[Sample],
+    attr: str,
+    config: GRPOConfig,
+    pad_id: int,
+    env,
+    autocast,
+    packed: bool,
 ) -> None:
     """``sample.<attr>`` = per-token log-probs under ``model``'s training forward (no grad)."""
     was_training = model.training
     model.eval()
     for chunk in micro_batches(samples, config.per_device_batch_size):
-        batch = to_batch(chunk, pad_id, config, env.device)
+        batch = to_batch(chunk, pad_id, config, env.device, packed)
         with autocast:
             logprobs, _ = completion_logprobs(model, batch, config.temperature)
         for row, sample in enumerate(chunk):
@@ -214,7 +229,14 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
     if config.kl_coef > 0:
         reference = copy.deepcopy(model).eval().requires_grad_(False).to(env.device)
 
-    # 3. memory, sharding, precision, rollout engine over the same weights
+    # 3. batch layout, memory, sharding, precision, rollout engine over the same weights
+    packed = decide_packing(
+        config.packing,
+        model,
+        announce=env.is_main,
+        packed="packed (each prompt once, then its judgments)",
+        plain="plain (one padded row per judgment)",
+    )
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     bf16 = resolve_bf16(config.bf16, env)
@@ -296,9 +318,9 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
 
             # 5c. old / reference log-probs from the training forward
             if off_policy:
-                fill_logprobs(model, samples, "old_logprobs", config, pad_id, env, autocast)
+                fill_logprobs(model, samples, "old_logprobs", config, pad_id, env, autocast, packed)
             if reference is not None:
-                fill_logprobs(reference, samples, "ref_logprobs", config, pad_id, env, autocast)
+                fill_logprobs(reference, samples, "ref_logprobs", config, pad_id, env, autocast, packed)
 
             # 5d. optimiser steps over the mini-batches
             per_prompt = config.num_generations
@@ -320,7 +342,7 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
                     )
                     minibatch_loss = 0.0
                     for chunk in micro_batches(minibatch, config.per_device_batch_size):
-                        batch = to_batch(chunk, pad_id, config, env.device)
+                        batch = to_batch(chunk, pad_id, config, env.device, packed)
                         width = batch.completion_ids.shape[1]
                         with autocast:
                             logprobs, entropy = completion_logprobs(
@@ -354,7 +376,7 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
                         sums["entropy"] += float((entropy * mask).sum())
                         sums["approx_kl"] += float((kl_k3(logprobs.detach(), old) * mask).sum())
                         sums["tokens"] += float(mask.sum())
-                        train_tokens += int(batch.attention_mask.sum())
+                        train_tokens += batch.tokens
                     grad_norms.append(clip_grad_norm(model, config.max_grad_norm))
                     optimizer.step()
                     scheduler.step()
