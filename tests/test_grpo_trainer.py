@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
-from grpo_fixtures import build_quick_genrm_data, warm_up_judge
+from grpo_fixtures import build_quick_genrm_data
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -22,6 +22,7 @@ from toolrm_train.core.config import ConfigError, load_config
 from toolrm_train.data.issues import IssueLog
 from toolrm_train.grpo.config import GRPOConfig, validate_grpo_config
 from toolrm_train.grpo.data import load_judge_prompts
+from toolrm_train.grpo.format_warmup import warm_up_judge
 from toolrm_train.grpo.trainer import train
 
 
