@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -34,6 +35,8 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
+
+from harness_tasks.atomic_files import write_atomically
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +64,9 @@ def easy_training_slice(build: Path, out_dir: Path) -> Path:
             calls_a_tool(c["content"]) != calls_a_tool(r["content"])
             for c, r in zip(rows.chosen_response, rows.reject_response, strict=True)
         ]
-        out_dir.mkdir(parents=True, exist_ok=True)
-        rows[keep].to_parquet(target)
+        buffer = io.BytesIO()
+        rows[keep].to_parquet(buffer)
+        write_atomically(target, buffer.getvalue())
     console.print(f"easy slice: {len(pd.read_parquet(target))} GenRM rows in {target}")
     return out_dir
 
@@ -77,9 +81,8 @@ def easy_benchmark_pairs(path: Path) -> Path:
             for p in read_pairs()
             if calls_a_tool(p["chosen_response"]) != calls_a_tool(p["reject_response"])
         ]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.GzipFile(path, "wb", mtime=0) as stream:
-            stream.write("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode("utf-8"))
+        text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+        write_atomically(path, gzip.compress(text.encode("utf-8"), mtime=0))
     return path
 
 
@@ -169,8 +172,6 @@ def main(argv: list[str] | None = None) -> None:
         "after": after,
         "reward_by_50_steps": rewards,
     }
-    from harness_tasks.atomic_files import write_atomically
-
     write_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     console.rule("[bold]Summary")
     for step, reward in rewards:
