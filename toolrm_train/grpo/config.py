@@ -106,6 +106,7 @@ class GRPOConfig(TrainerConfig):
         default=0,
     )
 
+    # --- speed -------------------------------------------------------------------------------------
     packing: Literal["auto", "on", "off"] = _help(
         "Prompt sharing in the training forward: a micro-batch's judgments of the same prompt go in "
         "one row after a single copy of the prompt, kept apart by a 4D mask (same log-probs and "
