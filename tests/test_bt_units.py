@@ -111,6 +111,9 @@ def test_packed_layout_mask_and_positions() -> None:
         [1, 1, 0, 0, 1, 1, 1],
     ]
     assert mask.tolist() == expected
+    # padding sees itself only, and no real token sees padding
+    assert batch.attention_mask[1, 0, 4].int().tolist() == [0, 0, 0, 0, 1, 0, 0]
+    assert not batch.attention_mask[1, 0, :3, 3:].any()
     assert batch.tokens == 7 + 3
     plain = plain_batch([pair, short], pad_id=0)
     assert plain.input_ids.shape == (4, 5)

@@ -11,12 +11,13 @@ sequences per pair, as OpenRLHF and TRL train) computes most tokens twice.
     positions  = 0 … h−1                 + h … h+c−1                   + h … h+r−1
     attends to = causal                  | causal                      | causal, except chosen_tail
 
-i.e. a 4D attention mask that is causal everywhere except that rejected-tail queries do not see
-chosen-tail keys, and position ids that restart the rejected tail where the history ends. Each
-token then sees exactly the tokens, at exactly the positions, it would see in its own
-conversation, so the rewards (read at the last token of each branch) and their gradients equal the
-plain path's up to float rounding (tested in float32). ``h`` is the longest common token prefix,
-capped so each branch keeps at least one token of its own (the token the reward is read at).
+i.e. a 4D attention mask (:func:`toolrm_train.core.packed_attention.branch_mask`) that is causal
+everywhere except that rejected-tail queries do not see chosen-tail keys, and position ids that
+restart the rejected tail where the history ends. Each token then sees exactly the tokens, at
+exactly the positions, it would see in its own conversation, so the rewards (read at the last
+token of each branch) and their gradients equal the plain path's up to float rounding (tested in
+float32). ``h`` is the longest common token prefix, capped so each branch keeps at least one
+token of its own (the token the reward is read at).
 The token ids are those of :class:`harness_tasks.models.rm_rendering.ConversationEncoder`, the
 rendering ``hf-rm`` / ``vllm-rm`` score with, so training and evaluation see the same ids.
 
@@ -42,7 +43,7 @@ from typing import Any
 
 import torch
 
-from toolrm_train.core.packed_attention import mask_for_model
+from toolrm_train.core.packed_attention import PADDING, SHARED, branch_mask, mask_for_model
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def plain_batch(pairs: Sequence[TokenizedPair], pad_id: int) -> PairBatch:
     )
 
 
-HISTORY, CHOSEN, REJECTED, PADDING = 0, 1, 2, 3
+CHOSEN, REJECTED = 1, 2
+"""Branch ids of a packed pair row; its history is ``SHARED``."""
 
 
 def packed_batch(pairs: Sequence[TokenizedPair], pad_id: int) -> PairBatch:
@@ -150,21 +152,18 @@ def packed_batch(pairs: Sequence[TokenizedPair], pad_id: int) -> PairBatch:
         input_ids[row, :n] = torch.tensor(pair.chosen_ids + pair.rejected_ids[h:], dtype=torch.long)
         position_ids[row, :c] = torch.arange(c)
         position_ids[row, c:n] = torch.arange(h, r)
-        segment[row, :h] = HISTORY
+        segment[row, :h] = SHARED
         segment[row, h:c] = CHOSEN
         segment[row, c:n] = REJECTED
         chosen_at.append([row, c - 1])
         rejected_at.append([row, n - 1])
-    causal = torch.ones((width, width), dtype=torch.bool).tril()
-    hidden = (segment == REJECTED)[:, :, None] & (segment == CHOSEN)[:, None, :]
-    attention_mask = (causal[None] & ~hidden)[:, None]
     return PairBatch(
         input_ids=input_ids,
         chosen_at=torch.tensor(chosen_at, dtype=torch.long),
         rejected_at=torch.tensor(rejected_at, dtype=torch.long),
         margins=torch.tensor([pair.margin for pair in pairs], dtype=torch.float32),
         position_ids=position_ids,
-        attention_mask=attention_mask,
+        attention_mask=branch_mask(segment),
         tokens=sum(lengths),
     )
 

@@ -42,6 +42,26 @@ def packing_unsupported_reason(model: torch.nn.Module) -> str | None:
     return shared_prefix_unsupported_reason(model)
 
 
+SHARED, PADDING = 0, -1
+"""Segment ids of :func:`branch_mask`: the shared prefix and padding; branches are 1, 2, …"""
+
+
+def branch_mask(segment: torch.Tensor) -> torch.Tensor:
+    """The packed rows' attention: ``(rows, 1, width, width)``, True = may attend.
+
+    ``segment`` (rows, width) labels each column ``SHARED`` (the prefix every branch continues),
+    a branch id ≥ 1, or ``PADDING``. A token sees, causally, the shared prefix and the earlier
+    tokens of its own branch, never another branch or padding. A padding column sees itself only,
+    so no query row is fully masked (sdpa would return NaN there).
+    """
+    width = segment.shape[1]
+    causal = torch.ones((width, width), dtype=torch.bool, device=segment.device).tril()
+    key, query = segment[:, None, :], segment[:, :, None]
+    visible = (key != PADDING) & (query != PADDING) & ((key == SHARED) | (key == query))
+    itself = torch.eye(width, dtype=torch.bool, device=segment.device)
+    return ((causal & visible) | itself)[:, None]
+
+
 def mask_for_model(model: torch.nn.Module, allowed: torch.Tensor) -> torch.Tensor:
     """``allowed`` (rows, 1, width, width; True = may attend) in the form the model's attention takes."""
     if attention_implementation(model) == "sdpa":

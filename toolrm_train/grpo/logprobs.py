@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from toolrm_train.core.packed_attention import mask_for_model
+from toolrm_train.core.packed_attention import PADDING, SHARED, branch_mask, mask_for_model
 
 
 @dataclass
@@ -94,14 +94,14 @@ def build_policy_batch(
     )
 
 
-PROMPT, PADDING = 0, -1
-"""Segment ids of a packed row; completion ``j`` of the row is segment ``j + 1``."""
-
 
 def build_packed_policy_batch(
     prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_token_id: int
 ) -> PolicyBatch:
-    """One row per run of consecutive samples with the same prompt: the prompt once, then each completion."""
+    """One row per run of consecutive samples with the same prompt: the prompt once, then each completion.
+
+    The prompt is segment ``SHARED``; the row's completion ``j`` is branch ``j + 1`` of :func:`branch_mask`.
+    """
     groups: list[tuple[Sequence[int], list[int]]] = []
     for index, prompt in enumerate(prompts):
         if groups and (groups[-1][0] is prompt or list(groups[-1][0]) == list(prompt)):
@@ -122,7 +122,7 @@ def build_packed_policy_batch(
         p = len(prompt)
         input_ids[row, prompt_end - p : prompt_end] = torch.as_tensor(list(prompt), dtype=torch.long)
         position_ids[row, prompt_end - p : prompt_end] = torch.arange(p)
-        segment[row, prompt_end - p : prompt_end] = PROMPT
+        segment[row, prompt_end - p : prompt_end] = SHARED
         offset = 0
         for branch, index in enumerate(members, start=1):
             completion = torch.as_tensor(list(completions[index]), dtype=torch.long)
@@ -138,20 +138,16 @@ def build_packed_policy_batch(
             # token t > 0 at the column before it, index offset + t
             logit_columns[index, 1:c] = torch.arange(offset + 1, offset + c)
             offset += c
-    real = segment != PADDING
-    causal = torch.ones((width, width), dtype=torch.bool).tril()
-    same_branch = (segment[:, None, :] == PROMPT) | (segment[:, None, :] == segment[:, :, None])
-    allowed = (causal[None] & real[:, None, :] & same_branch) | torch.eye(width, dtype=torch.bool)[None]
     return PolicyBatch(
         input_ids,
-        allowed[:, None],
+        branch_mask(segment),
         completion_ids,
         completion_mask,
         position_ids=position_ids,
         logit_rows=logit_rows,
         logit_columns=logit_columns,
         logits_kept=width - prompt_end + 1,
-        tokens=int(real.sum()),
+        tokens=int((segment != PADDING).sum()),
     )
 
 
