@@ -94,7 +94,6 @@ def build_policy_batch(
     )
 
 
-
 def build_packed_policy_batch(
     prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_token_id: int
 ) -> PolicyBatch:
