@@ -15,7 +15,7 @@
    at most 1,024 tokens). TRBench's questions are not in the training data.
 4. GRPO: ``toolrm-train grpo --config toolrm_train/configs/grpo_easy_slice.yaml`` (8 prompts × 8
    judgments per step, reward = the evaluation's ``compute_score``, a small KL to the warmed-up
-   judge that keeps the answer format, packed prompts). The reward stays near 0.5 for 250-300
+   judge that keeps the answer format, packed prompts). The reward stays near 0.5 for 200-300
    steps, then rises to ~1 within ~50 (toolrm_train/README.md).
 5. After: the same lm-eval run on the trained judge; the summary prints the mean training reward
    per 50 steps and W-Avg before and after, and is written to ``OUT/summary.json``.
