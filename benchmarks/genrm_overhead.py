@@ -55,6 +55,13 @@ from harness_tasks.atomic_files import write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "trbench_bfcl_no_think"
+STAGES = {
+    "task_build": "building the task: reading the pairs, length filters, the Dataset (ours)",
+    "requests": "lm-eval building the requests: a judge prompt and chat template per document",
+    "lm_eval_vllm": "lm-eval's vllm model around the engine call: tokenizing the prompts, sampling params",
+    "engine": "inside LLM.generate",
+    "scoring": "parsing, scoring, aggregating, lm-eval's environment report",
+}
 
 
 @dataclass
@@ -65,6 +72,8 @@ class Round:
     requests: int
     engine_seconds: float = 0.0
     """Harness rounds: time inside ``LLM.generate``; the rest is the harness's own work."""
+    stages: dict[str, float] = field(default_factory=dict)
+    """Harness rounds: where the wall time went (:data:`STAGES`), from timestamps, no profiler."""
 
     @property
     def tokens_per_second(self) -> float:
@@ -180,11 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         engine_start = time.perf_counter() - started
         engine = RecordingEngine(lm.model)
         contexts: list[str] = []  # the prompts lm-eval hands its model, as text
+        marks: dict[str, float] = {}  # when a harness round reached each stage
         generate_until = lm.generate_until
 
         def recording_generate_until(requests: list[Any], *rest: Any, **kwargs: Any) -> list[str]:
+            marks["generate_start"] = time.perf_counter()
             contexts[:] = [request.args[0] for request in requests]
-            return generate_until(requests, *rest, **kwargs)
+            answers = generate_until(requests, *rest, **kwargs)
+            marks["generate_end"] = time.perf_counter()
+            return answers
 
         lm.generate_until = recording_generate_until
 
@@ -197,9 +210,19 @@ def main(argv: list[str] | None = None) -> int:
         task_manager = TaskManager(include_path=str(TASKS_DIR), metadata=metadata)
         task_index = time.perf_counter() - started
 
+        load_tasks = task_manager.load
+
+        def timed_load(*load_args: Any, **load_kwargs: Any) -> Any:
+            loaded = load_tasks(*load_args, **load_kwargs)
+            marks["loaded"] = time.perf_counter()
+            return loaded
+
+        task_manager.load = timed_load
+
         def harness_round(profiler: cProfile.Profile | None = None) -> Round:
             engine.llm.reset_prefix_cache()
             engine.calls.clear()
+            marks.clear()
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
@@ -214,11 +237,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             if profiler:
                 profiler.disable()
-            seconds = time.perf_counter() - started
+            ended = time.perf_counter()
             outputs = [output for call in engine.calls for output in call["outputs"]]
             generated, prompt = count_tokens(outputs)
             inside = sum(call["seconds"] for call in engine.calls)
-            return Round(seconds, generated, prompt, len(outputs), inside)
+            stages = {
+                "task_build": marks["loaded"] - started,
+                "requests": marks["generate_start"] - marks["loaded"],
+                "lm_eval_vllm": marks["generate_end"] - marks["generate_start"] - inside,
+                "engine": inside,
+                "scoring": ended - marks["generate_end"],
+            }
+            return Round(ended - started, generated, prompt, len(outputs), inside, stages)
 
         harness, vllm_side = Side("harness"), Side("vllm")
         # warm-up, and the prompts and sampling settings the harness hands to the engine; it also
@@ -278,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.engine_seconds:>8.2f} {r.tokens_per_second:>8.1f}"
         )
     print(f"harness time outside the engine: {best_h.seconds - best_h.engine_seconds:.2f} s")
+    for stage, meaning in STAGES.items():
+        print(f"  {stage:<13} {best_h.stages[stage]:>7.2f} s  {meaning}")
     if args.out:
         figures = {
             "setup": setup,

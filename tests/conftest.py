@@ -18,6 +18,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # token-length cache (harness_tasks.token_lengths): shared by this session's tests, never the user's
 os.environ.setdefault("TOOLRM_CACHE_DIR", tempfile.mkdtemp(prefix="toolrm-test-cache-"))
+# vLLM's CPU build otherwise sizes its KV cache from the machine's memory (7 GiB at
+# gpu_memory_utilization=0.3 here, 21 GiB by default) and fills it at every engine start: 25-70 s
+# of each vLLM test. 1 GiB holds a million tokens of the tiny models, far more than any test needs.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
 @pytest.fixture(scope="session")

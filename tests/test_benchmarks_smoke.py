@@ -115,6 +115,9 @@ def test_genrm_overhead_compares_the_harness_with_vllm_on_the_same_prompts(tmp_p
         assert 0 < side["generated_tokens"] <= 8 * 16
     # the harness round contains an engine call and more: task building, prompts, scoring
     assert 0 < harness["engine_seconds"] < harness["seconds"]
+    assert harness["stages"]["engine"] == harness["engine_seconds"]
+    assert all(seconds > 0 for seconds in harness["stages"].values())
+    assert sum(harness["stages"].values()) == pytest.approx(harness["seconds"])
     ratio = (harness["generated_tokens"] / harness["seconds"]) / (vllm["generated_tokens"] / vllm["seconds"])
     assert figures["ratio"] == pytest.approx(ratio)
     assert match.group(1) == f"{ratio:.3f}"

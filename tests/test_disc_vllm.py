@@ -40,7 +40,7 @@ def test_vllm_backend_scores_like_transformers(tiny_classifier_dir, tmp_path):
         "--model", "vllm-rm",
         "--model_args",
         f"pretrained={tiny_classifier_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
-        "show_progress=false",
+        "show_progress=false,enforce_eager=True",  # eager: no torch.compile warm-up on CPU
         "--tasks", TASK, "--limit", "12",
         "--output_path", str(tmp_path), "--log_samples",
     ]  # fmt: skip

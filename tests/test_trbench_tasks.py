@@ -198,7 +198,8 @@ def test_vllm_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
         [
             "--model", "vllm",
             "--model_args",
-            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,seed=1234",
+            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
+            "seed=1234,enforce_eager=True",  # eager: no torch.compile warm-up (~10-40 s a test on CPU)
             "--tasks", "trbench_bfcl_think",
             "--apply_chat_template",
             "--gen_kwargs", "max_gen_toks=8",
