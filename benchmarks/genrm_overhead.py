@@ -26,9 +26,13 @@ seconds; the last line is the ratio harness / vLLM (1.0 = the harness costs noth
 task index (``TaskManager``, which scans every task folder lm-eval ships) is built once before
 the rounds and reported apart: it is a fixed cost of lm-eval itself, not of our task.
 
+Each harness round's time is split into :data:`STAGES` by timestamps taken around lm-eval's task
+loading and its model's ``generate_until``: no profiler runs, so the split is what a run costs
+(cProfile inflates Python-heavy code such as Jinja several times over).
+
 Runs on vLLM's CPU build with a tiny Qwen3 model (random weights: judgments are invalid, but the
-work per token is real). ``--profile`` adds where the harness's time goes (cProfile of one harness
-round, top functions by cumulative time) to the JSON file.
+work per token is real). ``--profile`` adds a cProfile of one more harness round (top functions by
+cumulative time) to the JSON file.
 
     flock /tmp/toolrm-heavy.lock python benchmarks/genrm_overhead.py --out benchmarks/results/cpu
 """
