@@ -99,11 +99,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", type=Path, help="a causal-LM directory (default: a tiny Qwen3, built)")
-    parser.add_argument("--limit", type=int, default=128, help="judge prompts (lm-eval --limit)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=512,
+        help="judge prompts (lm-eval --limit); the harness's fixed costs weigh more on fewer",
+    )
     parser.add_argument(
         "--max-gen-toks", type=int, default=256, help="tokens generated per prompt at most (--gen_kwargs)"
     )
-    parser.add_argument("--repeats", type=int, default=2, help="rounds per side; the fastest counts")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds per side, alternating; each side's fastest counts"
+    )
     parser.add_argument("--max-model-len", type=int, default=16384)
     parser.add_argument("--device", default="cpu", help="where vLLM runs (its CPU build here)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
