@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from vllm_cpu_args import vllm_cpu_model_args
 
 from harness_tasks.trbench_bon.bon_metrics import metrics_for
 from toolrm_leaderboard.read import read_results_file
@@ -85,8 +86,7 @@ def test_vllm_backend_runs_listwise_and_knockout(tiny_causal_lm_dir, tmp_path):
         [
             "--model", "vllm",
             "--model_args",
-            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
-            "seed=1234,enforce_eager=True",  # eager: no torch.compile warm-up (~10-40 s a test on CPU)
+            vllm_cpu_model_args(tiny_causal_lm_dir),
             "--tasks", "trbench_bon_no_think,trbench_bon_no_think_knockout",
             "--apply_chat_template", "--gen_kwargs", "max_gen_toks=4",
             "--limit", "2",

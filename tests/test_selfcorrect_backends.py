@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from vllm_cpu_args import vllm_cpu_model_args
 
 from harness_tasks.trbench_selfcorrect import _generate_configs
 
@@ -87,8 +88,7 @@ def test_vllm_backend_runs_both_rounds_and_reports_every_metric(tiny_causal_lm_d
         [
             "--model", "vllm",
             "--model_args",
-            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
-            "seed=1234,enforce_eager=True",  # eager: no torch.compile warm-up (~10-40 s a test on CPU)
+            vllm_cpu_model_args(tiny_causal_lm_dir),
             "--tasks", "trbench_selfcorrect_think,trbench_selfcorrect_oracle_think",
             "--apply_chat_template",
             "--gen_kwargs", "max_gen_toks=8",

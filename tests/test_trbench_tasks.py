@@ -14,6 +14,7 @@ import lm_eval
 import pytest
 from lm_eval.tasks import TaskManager
 from scripted_judges import ScriptedJudge
+from vllm_cpu_args import vllm_cpu_model_args
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORIES, CATEGORY_NAMES
@@ -198,8 +199,7 @@ def test_vllm_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
         [
             "--model", "vllm",
             "--model_args",
-            f"pretrained={tiny_causal_lm_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
-            "seed=1234,enforce_eager=True",  # eager: no torch.compile warm-up (~10-40 s a test on CPU)
+            vllm_cpu_model_args(tiny_causal_lm_dir),
             "--tasks", "trbench_bfcl_think",
             "--apply_chat_template",
             "--gen_kwargs", "max_gen_toks=8",
