@@ -57,7 +57,7 @@ from toolrm_train.bt.packing import (
     pair_rewards,
 )
 from toolrm_train.core.packed_attention import packing_unsupported_reason
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.toolpref.issues import IssueLog
 
 
 MODES = ("plain", "packed")
@@ -168,7 +168,7 @@ def embedded_training_pairs(
     ones, for smoke runs), tokenized as the trainer does."""
     from rich.console import Console
 
-    from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
+    from toolrm_train.toolpref.pipeline import PipelineConfig, run_pipeline
 
     out = work / "toolpref"
     run_pipeline(PipelineConfig(out_dir=out), Console(file=open("/dev/null", "w")))  # noqa: SIM115

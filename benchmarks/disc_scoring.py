@@ -52,7 +52,7 @@ from harness_tasks.models.rm_scoring import (
     score_token_ids,
 )
 from harness_tasks.models.rm_shared_prefix import group_by_shared_prefix
-from harness_tasks.trbench_dataset import read_pairs
+from harness_tasks.trbench_bfcl.dataset import read_pairs
 
 
 BACKENDS = ("reference", "hf-rm", "vllm")

@@ -93,7 +93,7 @@ def build_preference_data(out_dir: Path) -> Path:
     if (out_dir / "toolpref_train_disc.parquet").exists():
         console.print(f"reusing {out_dir}")
     else:
-        run([sys.executable, "-m", "toolrm_train.data", "build", "--out-dir", str(out_dir)])
+        run([sys.executable, "-m", "toolrm_train.toolpref", "build", "--out-dir", str(out_dir)])
     return out_dir
 
 

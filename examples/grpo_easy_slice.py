@@ -75,7 +75,7 @@ def easy_training_slice(build: Path, out_dir: Path) -> Path:
 
 def easy_benchmark_pairs(path: Path) -> Path:
     """TRBench-BFCL pairs of the same kind, as a pairs file the task loader takes (``pairs_file``)."""
-    from harness_tasks.trbench_dataset import read_pairs
+    from harness_tasks.trbench_bfcl.dataset import read_pairs
 
     if not path.exists():
         pairs = [
@@ -94,7 +94,7 @@ def w_avg(model_dir: Path, pairs_file: Path) -> dict[str, float]:
     from lm_eval.tasks import TaskManager
 
     from harness_tasks import TASKS_DIR
-    from harness_tasks.trbench_dataset import embedded_data_build
+    from harness_tasks.trbench_bfcl.dataset import embedded_data_build
 
     metadata = {
         "pretrained": str(model_dir),
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     console.rule("[bold]1. Data")
     build = out / "toolpref"
     if not (build / "toolpref_train_no_think.parquet").exists():
-        run([sys.executable, "-m", "toolrm_train.data", "build", "--target-size", "4000",
+        run([sys.executable, "-m", "toolrm_train.toolpref", "build", "--target-size", "4000",
              "--max-pairs-per-context", "0", "--out-dir", str(build)])  # fmt: skip
     easy = easy_training_slice(build, out / "easy-slice")
     pairs_file = easy_benchmark_pairs(out / "trbench_easy_pairs.jsonl.gz")

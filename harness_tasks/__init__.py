@@ -2,7 +2,7 @@
 
 This package is the single source of truth for what a correct judgment is: the judge-output
 parser (:mod:`harness_tasks.judgment`), the tool-call format (:mod:`harness_tasks.tool_calls`)
-and the pairwise metrics (:mod:`harness_tasks.pairwise_metrics`). The training code imports
+and the pairwise metrics (:mod:`harness_tasks.trbench_bfcl.pairwise_metrics`). The training code imports
 them instead of re-implementing them.
 """
 

@@ -1,6 +1,6 @@
 """Rule-based score of a candidate assistant turn against the ground-truth turn: what a correct tool call is.
 
-The preference-data pipeline (``toolrm_train.data``) scores sampled responses with this function,
+The preference-data pipeline (``toolrm_train.toolpref``) scores sampled responses with this function,
 the benchmark and trainers import it, so "how right is this call" has one definition. It is a pure
 function of the two turns and, optionally, the tool schemas.
 

@@ -38,7 +38,7 @@ def toolpref_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded ToolPref-style build (DiscRM files), with a fifth of the contexts held out."""
     from rich.console import Console
 
-    from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
+    from toolrm_train.toolpref.pipeline import PipelineConfig, run_pipeline
 
     out = tmp_path_factory.mktemp("toolpref") / "build"
     with open(os.devnull, "w") as quiet:

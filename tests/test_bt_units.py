@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from harness_tasks.models.rm_rendering import ConversationEncoder
-from harness_tasks.trbench_dataset import DataFormatError
-from harness_tasks.trbench_dataset import read_pairs as read_benchmark_pairs
+from harness_tasks.trbench_bfcl.dataset import DataFormatError
+from harness_tasks.trbench_bfcl.dataset import read_pairs as read_benchmark_pairs
 from toolrm_train.bt.config import BTConfig, validate_bt_config
 from toolrm_train.bt.data import read_pairs, split_held_out, tokenize_pairs
 from toolrm_train.bt.losses import PairStats, bradley_terry_loss, pairwise_losses
@@ -26,7 +26,7 @@ from toolrm_train.bt.packing import (
 )
 from toolrm_train.core.config import ConfigError, load_config
 from toolrm_train.core.packed_attention import packing_unsupported_reason
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.toolpref.issues import IssueLog
 
 
 # --- loss ------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from harness_tasks.pairwise_metrics import proportion_stderr
+from harness_tasks.trbench_bfcl.pairwise_metrics import proportion_stderr
 from harness_tasks.trbench_bfcl_disc import disc_metrics as dm
 from harness_tasks.trbench_bfcl_disc.disc_metrics import ScoredPair
 

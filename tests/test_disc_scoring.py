@@ -45,7 +45,7 @@ from harness_tasks.models.rm_scoring import (
     score_token_ids,
 )
 from harness_tasks.models.rm_shared_prefix import group_by_shared_prefix
-from harness_tasks.trbench_dataset import load_trbench_bfcl, read_pairs
+from harness_tasks.trbench_bfcl.dataset import load_trbench_bfcl, read_pairs
 from toolrm_train.tiny_models import train_tokenizer
 
 
@@ -61,7 +61,7 @@ def classifier(tiny_classifier_dir):
 @pytest.fixture(scope="module")
 def benchmark_conversations() -> list[list[dict]]:
     """History + chosen and history + rejected for 24 embedded pairs, all categories mixed."""
-    from harness_tasks.trbench_dataset import embedded_data_build
+    from harness_tasks.trbench_bfcl.dataset import embedded_data_build
 
     docs = load_trbench_bfcl(orders="original", data_build=embedded_data_build())["test"]
     conversations = []

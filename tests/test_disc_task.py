@@ -28,9 +28,9 @@ from harness_tasks.models.conversation_format import ConversationFormatError
 from harness_tasks.models.hf_reward_model import HFRewardModel
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import score_one_at_a_time
+from harness_tasks.trbench_bfcl.dataset import DataFormatError, embedded_data_build, read_pairs
 from harness_tasks.trbench_bfcl_disc import _generate_configs
 from harness_tasks.trbench_bfcl_disc.disc_metrics import METRICS
-from harness_tasks.trbench_dataset import DataFormatError, embedded_data_build, read_pairs
 from toolrm_train.tiny_models import TinyModelSpec, train_tokenizer
 
 
@@ -360,7 +360,7 @@ def test_command_line_run_with_the_registered_model_type(tiny_classifier_dir, tm
 
 
 def test_loader_can_keep_one_order_per_pair():
-    from harness_tasks.trbench_dataset import load_trbench_bfcl
+    from harness_tasks.trbench_bfcl.dataset import load_trbench_bfcl
 
     docs = load_trbench_bfcl(orders="original", data_build=embedded_data_build())["test"]
     assert len(docs) == len(read_pairs()) == len(set(docs["pair_id"]))

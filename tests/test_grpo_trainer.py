@@ -19,11 +19,11 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from toolrm_train.core.config import ConfigError, load_config
-from toolrm_train.data.issues import IssueLog
 from toolrm_train.grpo.config import GRPOConfig, validate_grpo_config
 from toolrm_train.grpo.data import load_judge_prompts
 from toolrm_train.grpo.format_warmup import warm_up_judge
 from toolrm_train.grpo.trainer import train
+from toolrm_train.toolpref.issues import IssueLog
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ def test_judge_prompts_render_from_the_users_project(project):
         ["toolrm-data", "build", "--help"],
         ["toolrm-leaderboard", "--help"],
         ["toolrm-eval", "--help"],
-        ["-m", "toolrm_train.data", "build", "--help"],
+        ["-m", "toolrm_train.toolpref", "build", "--help"],
         ["-m", "toolrm_leaderboard", "--help"],
         ["-m", "harness_tasks.cli", "--help"],
     ],

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from harness_tasks import pairwise_metrics as pm
-from harness_tasks.pairwise_metrics import JudgedRow
+from harness_tasks.trbench_bfcl import pairwise_metrics as pm
+from harness_tasks.trbench_bfcl.pairwise_metrics import JudgedRow
 
 
 def metric(name):

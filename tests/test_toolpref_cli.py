@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness_tasks.categories import CATEGORIES
+from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
 from harness_tasks.trbench_build.bfcl_source import BROKEN_IDS
-from harness_tasks.trbench_dataset import EMBEDDED_PAIRS_FILE, read_pairs
-from toolrm_train.data.cli import build_parser, config_from_args
-from toolrm_train.data.pipeline import EMBEDDED_OUT_DIR, PipelineConfig
+from toolrm_train.toolpref.cli import build_parser, config_from_args
+from toolrm_train.toolpref.pipeline import EMBEDDED_OUT_DIR, PipelineConfig
 
 
 def test_every_config_field_is_a_flag_with_the_same_default():
@@ -36,7 +36,7 @@ def test_every_config_field_is_a_flag_with_the_same_default():
 
 def test_bad_option_is_a_usage_error():
     result = subprocess.run(
-        [sys.executable, "-m", "toolrm_train.data", "build", "--test-fraction", "1.5"],
+        [sys.executable, "-m", "toolrm_train.toolpref", "build", "--test-fraction", "1.5"],
         capture_output=True,
         text=True,
     )
@@ -47,7 +47,7 @@ def test_bad_option_is_a_usage_error():
 def embedded_build(tmp_path_factory):
     out = tmp_path_factory.mktemp("embedded")
     command = [
-        sys.executable, "-m", "toolrm_train.data", "build",
+        sys.executable, "-m", "toolrm_train.toolpref", "build",
         "--max-contexts", "200", "--target-size", "300", "--test-fraction", "0.1", "--out-dir", str(out),
     ]  # fmt: skip
     result = subprocess.run(

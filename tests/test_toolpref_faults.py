@@ -18,10 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness_tasks.tool_calls import ToolCall, parse_tool_calls, parse_tools_system_prompt
-from toolrm_train.data import cli
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.normalise import parse_python_call
-from toolrm_train.data.pipeline import PipelineConfig, load_trajectories, read_cache, run_pipeline
+from toolrm_train.toolpref import cli
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.normalise import parse_python_call
+from toolrm_train.toolpref.pipeline import PipelineConfig, load_trajectories, read_cache, run_pipeline
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -388,7 +388,7 @@ def test_torn_last_cache_line_is_cut_and_the_cache_heals(tmp_path):
 
 KILLER = """
 import os, signal, sys
-from toolrm_train.data import cli, export
+from toolrm_train.toolpref import cli, export
 real = export.write_parquet
 def write_then_die(rows, path):
     real(rows, path)

@@ -10,15 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness_tasks.tool_calls import ToolCall, format_tool_calls, parse_tool_calls, parse_tools_system_prompt
-from harness_tasks.trbench_dataset import DataFormatError
-from toolrm_train.data import readers
-from toolrm_train.data.bfcl_source import BenchmarkExclusion, read_bfcl
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.normalise import parse_python_call
-from toolrm_train.data.pipeline import load_trajectories
-from toolrm_train.data.segment import segment_trajectory
-from toolrm_train.data.trajectory import Trajectory
-from toolrm_train.data.validate import argument_errors, is_failed_tool_result, tool_schema_problem
+from harness_tasks.trbench_bfcl.dataset import DataFormatError
+from toolrm_train.toolpref import readers
+from toolrm_train.toolpref.bfcl_source import BenchmarkExclusion, read_bfcl
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.normalise import parse_python_call
+from toolrm_train.toolpref.pipeline import load_trajectories
+from toolrm_train.toolpref.segment import segment_trajectory
+from toolrm_train.toolpref.trajectory import Trajectory
+from toolrm_train.toolpref.validate import argument_errors, is_failed_tool_result, tool_schema_problem
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "toolpref"
@@ -265,7 +265,7 @@ def test_trajectory_without_tool_call_turn_is_counted(tmp_path):
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     row = {"id": "c", "messages": messages, "tools": [{"name": "f", "parameters": {"type": "object"}}]}
     path.write_text(json.dumps(row) + "\n")
-    from toolrm_train.data.pipeline import PipelineConfig, make_segments
+    from toolrm_train.toolpref.pipeline import PipelineConfig, make_segments
 
     log = IssueLog()
     assert make_segments(load_trajectories([str(path)], log), PipelineConfig(), log) == []

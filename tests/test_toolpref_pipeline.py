@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness_tasks.judge_prompts import render_pairwise_prompt
-from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
+from toolrm_train.toolpref.pipeline import PipelineConfig, run_pipeline
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "toolpref"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.pipeline import PipelineConfig, load_trajectories, make_segments, run_pipeline
-from toolrm_train.data.samplers import PolicySampler
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.pipeline import PipelineConfig, load_trajectories, make_segments, run_pipeline
+from toolrm_train.toolpref.samplers import PolicySampler
 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "toolpref"
@@ -77,10 +77,10 @@ def test_pipeline_scores_every_policy_sample(tiny_policy_dir, tmp_path):
 
 @pytest.mark.slow
 def test_vllm_sampler_through_the_cli(tiny_policy_dir, tmp_path):
-    """vLLM (CPU build) from the guarded ``python -m toolrm_train.data`` entry point."""
+    """vLLM (CPU build) from the guarded ``python -m toolrm_train.toolpref`` entry point."""
     out = tmp_path / "out"
     command = [
-        sys.executable, "-m", "toolrm_train.data", "build", *INPUTS,
+        sys.executable, "-m", "toolrm_train.toolpref", "build", *INPUTS,
         "--sampler", f"vllm:{tiny_policy_dir}",
         "--samples-per-context", "3",
         "--max-new-tokens", "6",

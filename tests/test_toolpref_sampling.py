@@ -11,18 +11,18 @@ from harness_tasks.tool_call_score import score_tool_calls
 from harness_tasks.tool_calls import ToolCall, format_tool_calls, parse_tool_calls, render_tools_system_prompt
 from harness_tasks.trbench_build.error_operators import OPERATORS
 from harness_tasks.trbench_build.error_operators import Candidate as OperatorOutput
-from toolrm_train.data.balanced_sampling import Buckets, balanced_sample
-from toolrm_train.data.difficulty import difficulty_verdict, filter_by_difficulty
-from toolrm_train.data.export import ordered_with_positions, split_pairs
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.pairing import build_pairs
-from toolrm_train.data.samplers import (
+from toolrm_train.toolpref.balanced_sampling import Buckets, balanced_sample
+from toolrm_train.toolpref.difficulty import difficulty_verdict, filter_by_difficulty
+from toolrm_train.toolpref.export import ordered_with_positions, split_pairs
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.pairing import build_pairs
+from toolrm_train.toolpref.samplers import (
     OfflineOperatorSampler,
     OperatorProfile,
     context_difficulty,
     make_samplers,
 )
-from toolrm_train.data.trajectory import GROUND_TRUTH, Candidate, Pair, Segment
+from toolrm_train.toolpref.trajectory import GROUND_TRUTH, Candidate, Pair, Segment
 
 
 TOOLS = [{"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}]

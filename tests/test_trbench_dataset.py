@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from harness_tasks import trbench_dataset as td
 from harness_tasks.categories import CATEGORY_NAMES
-from harness_tasks.trbench_dataset import DataFormatError
+from harness_tasks.trbench_bfcl import dataset as td
+from harness_tasks.trbench_bfcl.dataset import DataFormatError
 
 
 def make_pair(uuid: int, category: str = "simple") -> dict:

@@ -18,9 +18,9 @@ from vllm_cpu_args import vllm_cpu_model_args
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORIES, CATEGORY_NAMES
-from harness_tasks.pairwise_metrics import METRICS
 from harness_tasks.trbench_bfcl import _generate_configs
-from harness_tasks.trbench_dataset import read_pairs
+from harness_tasks.trbench_bfcl.dataset import read_pairs
+from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS
 
 
 TESTS_DIR = Path(__file__).resolve().parent

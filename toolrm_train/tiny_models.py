@@ -75,7 +75,7 @@ class TinyModelSpec:
 def default_corpus(max_pairs: int = 600) -> Iterator[str]:
     """Text the tokenizer learns from: our benchmark's conversations, responses and judge prompts."""
     from harness_tasks.judge_prompts import render_pairwise_prompt
-    from harness_tasks.trbench_dataset import read_pairs
+    from harness_tasks.trbench_bfcl.dataset import read_pairs
 
     pairs = read_pairs()
     step = max(1, len(pairs) // max_pairs)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.pairwise_metrics import METRICS
 from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
 from harness_tasks.task_yaml import rendered_files as render_task_files
-from harness_tasks.trbench_dataset import DEFAULT_MAX_GEN_TOKENS, HUB_DATASET, embedded_data_build
+from harness_tasks.trbench_bfcl.dataset import DEFAULT_MAX_GEN_TOKENS, HUB_DATASET, embedded_data_build
+from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS
 
 
 TASK_DIR = Path(__file__).resolve().parent

@@ -5,8 +5,8 @@ is imported absolutely; these are thin adapters.
 """
 
 from harness_tasks.judgment import DEFAULT_PARSE_MODE, PARSE_MODES, parse_choice
-from harness_tasks.pairwise_metrics import METRICS, JudgedRow
-from harness_tasks.trbench_dataset import load_trbench_bfcl
+from harness_tasks.trbench_bfcl.dataset import load_trbench_bfcl
+from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS, JudgedRow
 
 
 def load_dataset(**kwargs):

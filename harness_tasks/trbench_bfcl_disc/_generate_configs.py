@@ -14,8 +14,8 @@ from pathlib import Path
 
 from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
 from harness_tasks.task_yaml import rendered_files as render_task_files
+from harness_tasks.trbench_bfcl.dataset import HUB_DATASET, embedded_data_build
 from harness_tasks.trbench_bfcl_disc.disc_metrics import METRICS
-from harness_tasks.trbench_dataset import HUB_DATASET, embedded_data_build
 
 
 TASK_DIR = Path(__file__).resolve().parent

@@ -2,7 +2,7 @@
 
 The reference discriminative evaluation scores each pair once (the original order) and counts it
 correct when score(chosen) > score(rejected), strictly: a tie is wrong, and so is a NaN score.
-Definitions match the generative task's (:mod:`harness_tasks.pairwise_metrics`, whose category
+Definitions match the generative task's (:mod:`harness_tasks.trbench_bfcl.pairwise_metrics`, whose category
 tallies, ``Avg`` and standard errors are reused here):
 
 - ``w_avg``: accuracy over all pairs; ``avg``: unweighted mean of the category accuracies;
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from harness_tasks.categories import CATEGORY_NAMES
-from harness_tasks.pairwise_metrics import (
+from harness_tasks.trbench_bfcl.pairwise_metrics import (
     Aggregation,
     Counter,
     Record,

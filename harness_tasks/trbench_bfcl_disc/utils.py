@@ -7,8 +7,8 @@ is imported absolutely; these are thin adapters.
 import math
 
 from harness_tasks.models.conversation_format import encode_conversation
+from harness_tasks.trbench_bfcl.dataset import load_trbench_bfcl
 from harness_tasks.trbench_bfcl_disc.disc_metrics import METRICS, ScoredPair
-from harness_tasks.trbench_dataset import load_trbench_bfcl
 
 
 def load_dataset(**kwargs):

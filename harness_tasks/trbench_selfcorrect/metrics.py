@@ -32,7 +32,7 @@ from dataclasses import astuple, dataclass
 
 from harness_tasks.acebench.build_data import NORMAL_CATEGORIES
 from harness_tasks.categories import CATEGORIES
-from harness_tasks.pairwise_metrics import proportion_stderr
+from harness_tasks.trbench_bfcl.pairwise_metrics import proportion_stderr
 from harness_tasks.trbench_build.error_operators import OPERATORS
 
 

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from harness_tasks import TASKS_DIR
-from harness_tasks.trbench_dataset import EMBEDDED_PAIRS_FILE, read_pairs
+from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
 
 
 BEST_OF_N_CANDIDATES_FILE = TASKS_DIR / "trbench_bon" / "data" / "bon_candidates.jsonl.gz"

@@ -17,7 +17,7 @@ set, its ``toolpref_test_disc.parquet``).
 Nothing is dropped silently: a row whose messages are malformed (not a list, a message without a
 string ``role``/``content``, no final assistant turn), whose chosen and rejected conversations are
 identical, or whose rendering is longer than ``max_length`` tokens is a counted skip naming file,
-row and field (:class:`toolrm_train.data.issues.IssueLog`; ``strict`` turns the first into an
+row and field (:class:`toolrm_train.toolpref.issues.IssueLog`; ``strict`` turns the first into an
 error). Long pairs are skipped, never truncated: a truncated conversation loses the reply the
 reward is read at.
 
@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks.models.rm_rendering import ConversationEncoder
-from harness_tasks.trbench_dataset import DataFormatError
+from harness_tasks.trbench_bfcl.dataset import DataFormatError
 from toolrm_train.bt.packing import TokenizedPair
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.toolpref.issues import IssueLog
 
 
 TRAIN_FILE = "toolpref_train_disc.parquet"

@@ -55,7 +55,7 @@ from toolrm_train.core.metrics_log import MetricsLogger
 from toolrm_train.core.optim import build_optimizer, build_scheduler, clip_grad_norm, total_training_steps
 from toolrm_train.core.packed_attention import decide_packing
 from toolrm_train.core.rng import seed_everything
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.toolpref.issues import IssueLog
 
 
 log = logging.getLogger("toolrm_train.bt")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.toolpref.issues import IssueLog
 
 
 STAGE = "grpo_data"

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from toolrm_train.data.issues import IssueLog
 from toolrm_train.grpo.data import load_judge_prompts
 from toolrm_train.grpo.logprobs import build_policy_batch, completion_logprobs
+from toolrm_train.toolpref.issues import IssueLog
 
 
 def warm_up_judge(

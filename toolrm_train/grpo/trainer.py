@@ -62,7 +62,6 @@ from toolrm_train.core.metrics_log import MetricsLogger
 from toolrm_train.core.optim import build_optimizer, build_scheduler, clip_grad_norm, total_training_steps
 from toolrm_train.core.packed_attention import decide_packing
 from toolrm_train.core.rng import seed_everything
-from toolrm_train.data.issues import IssueLog
 from toolrm_train.grpo.config import GRPOConfig, validate_grpo_config
 from toolrm_train.grpo.data import JudgePrompt, load_judge_prompts
 from toolrm_train.grpo.logprobs import (
@@ -73,6 +72,7 @@ from toolrm_train.grpo.logprobs import (
 )
 from toolrm_train.grpo.losses import MinibatchCounts, aggregate, clipped_policy_loss, group_advantages, kl_k3
 from toolrm_train.rollout import Completion, EngineConfig, RolloutEngine, SamplingParams
+from toolrm_train.toolpref.issues import IssueLog
 
 
 log = logging.getLogger("toolrm_train.grpo")

@@ -1,10 +1,10 @@
 """Cut trajectories into (context, ground-truth assistant turn) samples, one per tool-call turn.
 
-Each assistant turn that makes tool calls becomes a :class:`~toolrm_train.data.trajectory.Segment`
+Each assistant turn that makes tool calls becomes a :class:`~toolrm_train.toolpref.trajectory.Segment`
 whose context is the system turn (tools) plus every earlier turn, as the paper's τ_j = (x_j, y_j).
 Assistant turns that only talk are not samples by default: the rule-based scorer cannot check free
 text, so every text candidate would tie with the ground truth (``include_text_turns`` keeps them).
-Turns that fail the self-check (:func:`~toolrm_train.data.validate.turn_problem`) are counted skips.
+Turns that fail the self-check (:func:`~toolrm_train.toolpref.validate.turn_problem`) are counted skips.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from harness_tasks.tool_calls import parse_tool_calls
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.trajectory import Segment, Trajectory
-from toolrm_train.data.validate import turn_problem
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.trajectory import Segment, Trajectory
+from toolrm_train.toolpref.validate import turn_problem
 
 
 def count_calls(content: str) -> int:

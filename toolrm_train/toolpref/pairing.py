@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from toolrm_train.data.trajectory import GROUND_TRUTH, Candidate, Pair, Segment
+from toolrm_train.toolpref.trajectory import GROUND_TRUTH, Candidate, Pair, Segment
 
 
 def ground_truth_candidate(segment: Segment) -> Candidate:

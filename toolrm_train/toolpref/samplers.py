@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 from harness_tasks.judgment import strip_think
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.trajectory import Segment
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.trajectory import Segment
 
 
 Progress = Callable[[int], None]

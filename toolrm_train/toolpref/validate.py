@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 
 from harness_tasks.tool_calls import parse_tool_calls
-from toolrm_train.data.trajectory import Trajectory
+from toolrm_train.toolpref.trajectory import Trajectory
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.trbench_build.bfcl_source import BROKEN_IDS, bfcl_data_dir
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.readers import RawRow, read_file
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.readers import RawRow, read_file
 
 
 BFCL_INPUT = "bfcl"
@@ -85,7 +85,7 @@ class BenchmarkExclusion:
 @cache
 def benchmark_exclusion() -> BenchmarkExclusion:
     """BFCL ids and user questions of the shipped TRBench-BFCL build (read once)."""
-    from harness_tasks.trbench_dataset import EMBEDDED_PAIRS_FILE, read_pairs
+    from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
 
     if not EMBEDDED_PAIRS_FILE.exists():
         return BenchmarkExclusion(None, frozenset())

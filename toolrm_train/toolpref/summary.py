@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from toolrm_train.data.balanced_sampling import AXES, Buckets
-from toolrm_train.data.issues import IssueLog
-from toolrm_train.data.trajectory import Pair
+from toolrm_train.toolpref.balanced_sampling import AXES, Buckets
+from toolrm_train.toolpref.issues import IssueLog
+from toolrm_train.toolpref.trajectory import Pair
 
 
 def distributions(pairs: Sequence[Pair], buckets: Buckets) -> dict[str, Counter[str]]:

@@ -27,20 +27,20 @@ from rich.progress import Progress
 from harness_tasks.judge_prompts import PROMPT_VARIANTS, check_variant
 from harness_tasks.progress import progress_bars
 from harness_tasks.tool_call_score import score_tool_calls
-from toolrm_train.data.balanced_sampling import Buckets, balanced_sample
-from toolrm_train.data.bfcl_source import BFCL_INPUT, read_bfcl
-from toolrm_train.data.difficulty import filter_by_difficulty
-from toolrm_train.data.export import export_all, split_pairs
-from toolrm_train.data.issues import Issue, IssueLog
-from toolrm_train.data.normalise import NormaliseError, to_trajectory
-from toolrm_train.data.output_dir import check_replaceable, publish, recover, staging_dir
-from toolrm_train.data.pairing import build_pairs
-from toolrm_train.data.readers import RawRow, read_input
-from toolrm_train.data.samplers import OperatorFn, Sampler, make_samplers
-from toolrm_train.data.segment import segment_all
-from toolrm_train.data.summary import distributions, plot_distributions, print_summary
-from toolrm_train.data.trajectory import Candidate, Pair, Segment, Trajectory
-from toolrm_train.data.validate import trajectory_problem
+from toolrm_train.toolpref.balanced_sampling import Buckets, balanced_sample
+from toolrm_train.toolpref.bfcl_source import BFCL_INPUT, read_bfcl
+from toolrm_train.toolpref.difficulty import filter_by_difficulty
+from toolrm_train.toolpref.export import export_all, split_pairs
+from toolrm_train.toolpref.issues import Issue, IssueLog
+from toolrm_train.toolpref.normalise import NormaliseError, to_trajectory
+from toolrm_train.toolpref.output_dir import check_replaceable, publish, recover, staging_dir
+from toolrm_train.toolpref.pairing import build_pairs
+from toolrm_train.toolpref.readers import RawRow, read_input
+from toolrm_train.toolpref.samplers import OperatorFn, Sampler, make_samplers
+from toolrm_train.toolpref.segment import segment_all
+from toolrm_train.toolpref.summary import distributions, plot_distributions, print_summary
+from toolrm_train.toolpref.trajectory import Candidate, Pair, Segment, Trajectory
+from toolrm_train.toolpref.validate import trajectory_problem
 
 
 DEFAULT_INPUTS = (BFCL_INPUT,)

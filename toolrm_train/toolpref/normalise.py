@@ -1,4 +1,4 @@
-"""Turn a raw row of any supported shape into a :class:`~toolrm_train.data.trajectory.Trajectory`.
+"""Turn a raw row of any supported shape into a :class:`~toolrm_train.toolpref.trajectory.Trajectory`.
 
 The target is the Hermes function-calling form that the released ToolPref and TRBench data use:
 the tool list belongs to the system turn (rendered by :mod:`harness_tasks.tool_calls`), assistant
@@ -24,8 +24,8 @@ from harness_tasks.tool_calls import (
     parse_tool_calls,
     parse_tools_system_prompt,
 )
-from toolrm_train.data.readers import RawRow, detect_shape
-from toolrm_train.data.trajectory import Message, Trajectory
+from toolrm_train.toolpref.readers import RawRow, detect_shape
+from toolrm_train.toolpref.trajectory import Message, Trajectory
 
 
 class NormaliseError(ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from toolrm_train.data.trajectory import Candidate, Segment
+from toolrm_train.toolpref.trajectory import Candidate, Segment
 
 
 KEPT, TOO_EASY, TOO_HARD, NO_CANDIDATES = "kept", "too_easy", "too_hard", "no_candidates"

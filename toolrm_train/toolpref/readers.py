@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolrm_train.data.issues import IssueLog
+from toolrm_train.toolpref.issues import IssueLog
 
 
 SHAPES = ("openai", "sharegpt", "bfcl", "xlam")

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from toolrm_train.data.trajectory import Pair
+from toolrm_train.toolpref.trajectory import Pair
 
 
 AXES = ("complexity", "intensity", "source")

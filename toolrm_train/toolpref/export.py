@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS, check_variant, pairwise_prompt_messages
-from toolrm_train.data.samplers import stable_seed
-from toolrm_train.data.trajectory import Pair
+from toolrm_train.toolpref.samplers import stable_seed
+from toolrm_train.toolpref.trajectory import Pair
 
 
 SPLITS = ("train", "test")

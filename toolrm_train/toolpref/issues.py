@@ -2,7 +2,7 @@
 
 Nothing is dropped silently. Each skip names the file and row (or trajectory/context) and the field
 at fault; the log is printed at the end of a run and saved in the output's ``stats.json``. In strict
-mode the first problem raises :class:`~harness_tasks.trbench_dataset.DataFormatError` instead.
+mode the first problem raises :class:`~harness_tasks.trbench_bfcl.dataset.DataFormatError` instead.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness_tasks.trbench_dataset import DataFormatError
+from harness_tasks.trbench_bfcl.dataset import DataFormatError
 
 
 EXAMPLES_PER_REASON = 5

@@ -1,10 +1,10 @@
-"""``toolrm-data``: build ToolPref-style preference data (``python -m toolrm_train.data`` works too).
+"""``toolrm-data``: build ToolPref-style preference data (``python -m toolrm_train.toolpref`` works too).
 
     toolrm-data build                                  # embedded default: BFCL questions, offline samplers
     toolrm-data build data.jsonl hub:org/set:train --sampler vllm:Qwen/Qwen3-8B --sampler offline
     toolrm-data build --max-contexts 200 --target-size 300 --out-dir runs/quick
 
-Every flag of ``build`` is one field of :class:`toolrm_train.data.pipeline.PipelineConfig`, with the
+Every flag of ``build`` is one field of :class:`toolrm_train.toolpref.pipeline.PipelineConfig`, with the
 same default; ``toolrm-data build --help`` lists them.
 
 Exit status: 0 when pairs were built and the output folder replaced; 1 when the inputs gave no
@@ -28,11 +28,11 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from harness_tasks.trbench_dataset import DataFormatError
-from toolrm_train.data.bfcl_source import BFCL_INPUT
-from toolrm_train.data.output_dir import check_replaceable
-from toolrm_train.data.pipeline import PipelineConfig, run_pipeline
-from toolrm_train.data.samplers import SAMPLER_SPEC_HELP
+from harness_tasks.trbench_bfcl.dataset import DataFormatError
+from toolrm_train.toolpref.bfcl_source import BFCL_INPUT
+from toolrm_train.toolpref.output_dir import check_replaceable
+from toolrm_train.toolpref.pipeline import PipelineConfig, run_pipeline
+from toolrm_train.toolpref.samplers import SAMPLER_SPEC_HELP
 
 
 _SINGULAR = {"samplers": ("sampler", "SPEC"), "prompt_variants": ("prompt_variant", "VARIANT")}

@@ -1,9 +1,0 @@
-"""``python -m toolrm_train.data build …``; guarded because vLLM's engine processes re-import it."""
-
-import sys
-
-from toolrm_train.data.cli import main
-
-
-if __name__ == "__main__":
-    sys.exit(main())
