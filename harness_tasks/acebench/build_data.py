@@ -71,7 +71,7 @@ def write_gzip_jsonl(rows: list[dict], path: Path) -> None:
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="", compresslevel=9) as handle:
         for row in rows:
-            handle.write((json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+            handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
     write_atomically(path, buffer.getvalue())
 
 

@@ -46,7 +46,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness_tasks.acebench.convert import AceCallFormatError, parse_python_calls, to_python_calls
+from harness_tasks.acebench.convert import (
+    AceCallFormatError,
+    parse_python_calls,
+    read_as_acebench,
+    to_python_calls,
+)
 from harness_tasks.acebench.reader import AceItem
 from harness_tasks.tool_calls import ToolCall
 
@@ -75,6 +80,11 @@ SCHEMA_TYPES: dict[str, type] = {
     "dict": dict,
     "any": str,
 }
+NESTED_CHECK_TYPES = ("array", "tuple", "list(string)", "list(enum)", "object", "objectArray")
+"""Schema types whose elements ACEBench type-checks (its ``PYTHON_NESTED_TYPE_CHECK_LIST``)."""
+SOURCE, CORRECTED = "source", "corrected"
+READINGS = (SOURCE, CORRECTED)
+"""How an answer is read: as ACEBench reads it (the default) or our corrected reading."""
 _STANDARDISE_DROP = str.maketrans("", "", " ,./-_*^")
 _CALL_SUFFIX = re.compile(r"_\d+$")
 
@@ -140,15 +150,54 @@ def _check_list(param: str, value: list, expected: Any, func: str) -> CheckResul
     return OK
 
 
-def _check_param(param: str, value: Any, expected: Any, schema: dict[str, Any], func: str) -> CheckResult:
+def _nested_type(schema: dict[str, Any], schema_type: str, reading: str) -> type | None:
+    """The element type ACEBench checks inside an array / tuple / object parameter.
+
+    Source reading: ``items.type`` where given, otherwise ``str`` for a type named ``...string...``
+    and ``dict`` for any other (so an array without ``items`` is checked as a list of objects,
+    as ACEBench does). Corrected reading: ``items.type`` where given, otherwise none.
+    """
+    items = schema.get("items")
+    item_type = items.get("type") if isinstance(items, dict) else None
+    if isinstance(item_type, str) and item_type in SCHEMA_TYPES:
+        return SCHEMA_TYPES[item_type]
+    if reading != SOURCE or schema_type not in NESTED_CHECK_TYPES:
+        return None
+    return str if "string" in schema_type else dict
+
+
+def _nested_types_match(value: Any, expected: Any, nested: type) -> bool:
+    """ACEBench's nested type check: passes when some element of the ground-truth value, read as
+    an alternative, either is not a list or has every answer element of the nested type (or of
+    that alternative's type, or equal to it). An empty ground-truth value has no element, so
+    nothing passes (ACEBench rejects its own ``[]`` and ``{}`` ground truths this way)."""
+    if not isinstance(expected, list | dict | str | tuple):
+        return False
+    for alternative in expected:
+        if type(alternative) is not list:
+            return True
+        if all(
+            type(_bool_text(element)) in (nested, list) or _bool_text(element) == alternative
+            for element in value
+        ):
+            return True
+    return False
+
+
+def _check_param(
+    param: str, value: Any, expected: Any, schema: dict[str, Any], func: str, reading: str = SOURCE
+) -> CheckResult:
     schema_type = schema.get("type")
     python_type = SCHEMA_TYPES.get(schema_type) if isinstance(schema_type, str) else None
     if python_type is None:
         return OK  # a type ACEBench does not know (it would crash): checked as "any"
+    if schema_type == "tuple" and type(value) is tuple:
+        value = list(value)
     if schema_type == "float" and type(value) is int:
         value = float(value)
     value = _bool_text(value)
     variable = expected != "" and type(expected) is not python_type
+    nested = _nested_type(schema, schema_type, reading)
     if type(value) is not python_type:
         if expected != "" and (type(value) is type(expected) or value == expected):
             return OK  # ACEBench: a "variable", not compared
@@ -157,13 +206,15 @@ def _check_param(param: str, value: Any, expected: Any, schema: dict[str, Any], 
             f"wrong type for parameter ({param}) of api ({func}): expected {schema_type}, "
             f"got {type(value).__name__}",
         )
+    nested_checked = reading == SOURCE and nested is not None and schema_type in NESTED_CHECK_TYPES
+    if nested_checked and not _nested_types_match(value, expected, nested):
+        return _fail("type_error", f"nested type checking failed for parameter {param!r} of api ({func})")
     if variable:
         return OK
     if python_type is dict:
         return _check_dict(param, value, expected, func)
     if python_type is list:
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        if SCHEMA_TYPES.get(items.get("type", "")) is dict:
+        if nested is dict:
             if not isinstance(expected, list) or len(value) != len(expected):
                 return _fail(
                     "value_error:list_dict_count",
@@ -181,7 +232,7 @@ def _check_param(param: str, value: Any, expected: Any, schema: dict[str, Any], 
 
 
 def _check_call(
-    doc: dict[str, Any] | None, call: ToolCall, expected: dict[str, Any], name: str
+    doc: dict[str, Any] | None, call: ToolCall, expected: dict[str, Any], name: str, reading: str
 ) -> CheckResult:
     if doc is None:
         return _fail("function_mismatch", f"no function doc for {name}")
@@ -203,13 +254,15 @@ def _check_call(
     for param, value in call.arguments.items():
         if param not in properties or param not in expected:
             return _fail("addition_args", f"addition params: {param}")
-        result = _check_param(param, value, expected[param], properties[param], name)
+        result = _check_param(param, value, expected[param], properties[param], name, reading)
         if not result.correct:
             return result
     return OK
 
 
-def _check_normal_alternative(item: AceItem, calls: Sequence[ToolCall], truth: dict[str, Any]) -> CheckResult:
+def _check_normal_alternative(
+    item: AceItem, calls: Sequence[ToolCall], truth: dict[str, Any], reading: str
+) -> CheckResult:
     if len(calls) != len(truth):
         return _fail("wrong functions number", "The number of functions does not match the answer.")
     function_names = {doc["name"] for doc in item.tools}
@@ -237,7 +290,7 @@ def _check_normal_alternative(item: AceItem, calls: Sequence[ToolCall], truth: d
         for call in calls:
             if call.name != name:
                 continue
-            last = _check_call(doc, call, arguments if isinstance(arguments, dict) else {}, name)
+            last = _check_call(doc, call, arguments if isinstance(arguments, dict) else {}, name, reading)
             if last.correct:
                 break
         if not last.correct:
@@ -245,11 +298,11 @@ def _check_normal_alternative(item: AceItem, calls: Sequence[ToolCall], truth: d
     return OK
 
 
-def _check_normal(item: AceItem, calls: Sequence[ToolCall]) -> CheckResult:
+def _check_normal(item: AceItem, calls: Sequence[ToolCall], reading: str) -> CheckResult:
     alternatives = item.ground_truth if isinstance(item.ground_truth, list) else [item.ground_truth]
     first_failure = None
     for truth in alternatives:
-        result = _check_normal_alternative(item, calls, truth)
+        result = _check_normal_alternative(item, calls, truth, reading)
         if result.correct:
             return OK
         first_failure = first_failure or result
@@ -288,19 +341,33 @@ def _check_special(item: AceItem, answer: str) -> CheckResult:
     return OK
 
 
-def check_acebench(item: AceItem, calls: str | Sequence[ToolCall]) -> CheckResult:
+def check_acebench(item: AceItem, calls: str | Sequence[ToolCall], *, reading: str = SOURCE) -> CheckResult:
     """Is this answer to ``item`` correct under ACEBench's rules?
 
     ``calls`` is either the answer text as ACEBench reads it (a Python call list, or the sentence
     of a special category) or already-parsed :class:`ToolCall` s (a Hermes turn parsed with
-    :func:`harness_tasks.tool_calls.parse_tool_calls`).
+    :func:`harness_tasks.tool_calls.parse_tool_calls`), which are judged as the call list
+    :func:`~harness_tasks.acebench.convert.to_python_calls` writes for them.
+
+    ``reading="source"`` (default) reads the answer exactly as ACEBench's evaluator does
+    (:func:`~harness_tasks.acebench.convert.read_as_acebench`: whitespace deleted, tuples kept,
+    unbracketed call tuples accepted, positional arguments dropped) and applies its nested type
+    check; ``reading="corrected"`` decodes the answer as written
+    (:func:`~harness_tasks.acebench.convert.parse_python_calls`).
     """
+    if reading not in READINGS:
+        raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")
     if item.group == "special":
         answer = calls if isinstance(calls, str) else to_python_calls(calls)
         return _check_special(item, answer)
+    if not isinstance(calls, str) and reading == SOURCE:
+        try:
+            calls = to_python_calls(calls)
+        except (TypeError, ValueError) as error:
+            return _fail("wrong_output_format", f"Invalid syntax. Failed to decode AST. {error}")
     if isinstance(calls, str):
         try:
-            calls = parse_python_calls(calls)
+            calls = read_as_acebench(calls) if reading == SOURCE else parse_python_calls(calls)
         except AceCallFormatError as error:
             return _fail("wrong_output_format", f"Invalid syntax. Failed to decode AST. {error}")
-    return _check_normal(item, calls)
+    return _check_normal(item, calls, reading)

@@ -85,6 +85,85 @@ def parse_python_calls(text: str) -> list[ToolCall]:
     return calls
 
 
+def _source_value(node: ast.expr) -> Any:
+    """A value as ACEBench's decoder (``model_inference/utils.py``) resolves it, for what it can do safely.
+
+    Tuples stay tuples, a bare name is its text, a nested call is ``{name: {keyword: value}}``
+    (positional arguments dropped), a subscript is its source text, and a unary operator negates
+    its operand's value (so ``+5`` is ``-5``, as there). Arithmetic and lambdas, which ACEBench
+    ``eval``s, are a format error here; so is everything its decoder raises on.
+    """
+    if isinstance(node, ast.Constant):
+        return "..." if node.value is Ellipsis else node.value
+    if isinstance(node, ast.UnaryOp):
+        operand = getattr(node.operand, "value", None)
+        if not isinstance(node.operand, ast.Constant) or not isinstance(operand, int | float | complex):
+            raise AceCallFormatError("a unary operator on something other than a number")
+        return -operand
+    if isinstance(node, ast.List):
+        return [_source_value(element) for element in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_source_value(element) for element in node.elts)
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise AceCallFormatError("'**' unpacking inside a dict literal")
+        try:
+            return {_source_value(k): _source_value(v) for k, v in zip(node.keys, node.values, strict=True)}
+        except TypeError as error:  # an unhashable key
+            raise AceCallFormatError(f"dict key: {error}") from None
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Call):
+        return {_call_name_lenient(node.func): _source_keywords(node)}
+    if isinstance(node, ast.Subscript):
+        return ast.unparse(node.value) + "[" + ast.unparse(node.slice) + "]"
+    raise AceCallFormatError(f"unsupported value ({type(node).__name__})")
+
+
+def _call_name_lenient(node: ast.expr) -> str:
+    """ACEBench's name of a called expression: the dotted attribute chain down to a name, else ``""``."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _source_keywords(call: ast.Call) -> dict[Any, Any]:
+    """Keyword arguments only (positional ones are dropped, as ACEBench drops them); ``**x`` keys ``None``."""
+    return {keyword.arg: _source_value(keyword.value) for keyword in call.keywords}
+
+
+def read_as_acebench(answer: str) -> list[ToolCall]:
+    """The calls ACEBench's evaluator reads in ``answer`` (``eval_main.py`` + its ``decode_ast``).
+
+    Reproduced from behaviour: all whitespace is deleted first (``"".join(answer.split())``, so
+    ``'New York'`` becomes ``'NewYork'``); the expression may be a list, a tuple or a set of calls
+    (``f(a=1),g(b=2)`` is a tuple and is read; a single ``f(a=1)`` is not); positional arguments
+    are dropped; tuples stay tuples. Raises :class:`AceCallFormatError` where ACEBench reports
+    ``wrong_output_format``. A ``**x`` argument is kept under the key ``None`` (the checker then
+    fails the call, as ACEBench does).
+    """
+    compact = "".join(answer.split())
+    try:
+        tree = ast.parse(compact, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        raise AceCallFormatError(f"not a Python expression: {error}") from None
+    if not isinstance(tree.body, ast.List | ast.Tuple | ast.Set):
+        raise AceCallFormatError("not a list of calls (the answer must start with '[' and end with ']')")
+    calls = []
+    try:
+        for element in tree.body.elts:
+            if not isinstance(element, ast.Call):
+                raise AceCallFormatError("an element of the list is not a call")
+            calls.append(ToolCall(_call_name_lenient(element.func), _source_keywords(element)))
+    except RecursionError:
+        raise AceCallFormatError("argument value nested too deeply") from None
+    return calls
+
+
 def _python_literal(value: Any) -> str:
     """Python source for a JSON-like value (``repr`` gives ``True``/``None``/quoted strings)."""
     if isinstance(value, dict):

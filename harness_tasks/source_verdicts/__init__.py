@@ -1,1 +1,1 @@
-"""Golden verdicts of the original checkers (ACEBench ``eval_main.py``, BFCL's Qwen FC handler + AST checker)."""
+"""Golden verdicts of the original checkers: ACEBench's ``eval_main.py``, BFCL's handler + AST checker."""

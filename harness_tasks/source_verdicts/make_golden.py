@@ -80,7 +80,7 @@ def _space_in_nested(value: Any) -> tuple[Any, bool]:
         for index, inner in enumerate(value):
             changed, done = _space_in_nested(inner)
             if done:
-                return value[:index] + [changed] + value[index + 1 :], True
+                return [*value[:index], changed, *value[index + 1:]], True
     return value, False
 
 
@@ -103,7 +103,8 @@ def acebench_candidates(item: AceItem, stored: list[str]) -> list[tuple[str, str
                 pieces.append(_call_text(call))
                 continue
             args = [
-                f"{k}={_tuple_literal(v) if k == key else _python_literal(v)}" for k, v in call.arguments.items()
+                f"{k}={_tuple_literal(v) if k == key else _python_literal(v)}"
+                for k, v in call.arguments.items()
             ]
             pieces.append(f"{call.name}({', '.join(args)})")
         out.append(("tuple_for_list", f"[{', '.join(pieces)}]"))
@@ -112,8 +113,10 @@ def acebench_candidates(item: AceItem, stored: list[str]) -> list[tuple[str, str
             if _nested_string_path(value):
                 spaced, done = _space_in_nested(value)
                 if done:
-                    changed = [ToolCall(c.name, {**c.arguments, key: spaced}) if i == index else c
-                               for i, c in enumerate(calls)]  # fmt: skip
+                    changed = [
+                        ToolCall(c.name, {**c.arguments, key: spaced}) if i == index else c
+                        for i, c in enumerate(calls)
+                    ]
                     out.append(("nested_space_added", "[" + ", ".join(_call_text(c) for c in changed) + "]"))
                     break
         else:
@@ -125,7 +128,10 @@ def acebench_candidates(item: AceItem, stored: list[str]) -> list[tuple[str, str
         tail = f", {rest}" if rest else ""
         out.append(("positional_extra", f"[{_call_text(calls[0], positional=['extra'])}{tail}]"))
         out.append(
-            ("positional_instead", f"[{_call_text(calls[0], positional=[first_value], skip=(first_key,))}{tail}]")
+            (
+                "positional_instead",
+                f"[{_call_text(calls[0], positional=[first_value], skip=(first_key,))}{tail}]",
+            )
         )
     out.extend(("stored", text) for text in stored)
     seen, unique = set(), []
@@ -240,8 +246,12 @@ def build_acebench_table(checkout: Path, stored_by_item: dict[str, list[str]]) -
             )
         prompts, answers = cache[item.category]
         for kind, text in acebench_candidates(item, stored_by_item.get(item.id, [])):
-            verdict = acebench_verdict(eval_main, captured, prompts[item.id], answers[item.id], item.category, text)
-            table.append({"item_id": item.id, "category": item.category, "kind": kind, "answer": text, **verdict})
+            verdict = acebench_verdict(
+                eval_main, captured, prompts[item.id], answers[item.id], item.category, text
+            )
+            table.append(
+                {"item_id": item.id, "category": item.category, "kind": kind, "answer": text, **verdict}
+            )
     return table
 
 
@@ -274,7 +284,11 @@ def _bfcl_turn_variants(calls: list[ToolCall]) -> list[tuple[str, str]]:
 
 def build_bfcl_table(stored: list[tuple[str, str]]) -> list[dict]:
     from harness_tasks.trbench_bon.sources import bfcl_item
-    from harness_tasks.trbench_build.bfcl_runtime import CHECKER_MODEL_NAME, ast_checker_module, python_language
+    from harness_tasks.trbench_build.bfcl_runtime import (
+        CHECKER_MODEL_NAME,
+        ast_checker_module,
+        python_language,
+    )
     from harness_tasks.trbench_build.ground_truth import canonical_calls
 
     ast_checker = ast_checker_module()
@@ -298,22 +312,54 @@ def build_bfcl_table(stored: list[tuple[str, str]]) -> list[dict]:
             try:
                 decoded = handler.decode_ast(text, None, False)
             except Exception:
-                rows.append({"item_id": item_id, "kind": kind, "text": text, "decoded": False,
-                             "bfcl_valid": False, "error_type": "ast_decoder:decoder_failed"})  # fmt: skip
+                rows.append(
+                    {
+                        "item_id": item_id,
+                        "kind": kind,
+                        "text": text,
+                        "decoded": False,
+                        "bfcl_valid": False,
+                        "error_type": "ast_decoder:decoder_failed",
+                    }
+                )
                 continue
             if not is_function_calling_format_output(decoded):
-                rows.append({"item_id": item_id, "kind": kind, "text": text, "decoded": True,
-                             "bfcl_valid": False, "error_type": "ast_decoder:decoder_wrong_output_format"})  # fmt: skip
+                rows.append(
+                    {
+                        "item_id": item_id,
+                        "kind": kind,
+                        "text": text,
+                        "decoded": True,
+                        "bfcl_valid": False,
+                        "error_type": "ast_decoder:decoder_wrong_output_format",
+                    }
+                )
                 continue
             try:
                 result = ast_checker.ast_checker(
-                    item.functions, decoded, item.ground_truth, python_language(), item.category, CHECKER_MODEL_NAME
+                    item.functions,
+                    decoded,
+                    item.ground_truth,
+                    python_language(),
+                    item.category,
+                    CHECKER_MODEL_NAME,
                 )
-                valid, error_type = bool(result["valid"]), None if result["valid"] else str(result["error_type"])
+                valid, error_type = (
+                    bool(result["valid"]),
+                    None if result["valid"] else str(result["error_type"]),
+                )
             except Exception as error:
                 valid, error_type = False, f"crashed:{type(error).__name__}"
-            rows.append({"item_id": item_id, "kind": kind, "text": text, "decoded": True,
-                         "bfcl_valid": valid, "error_type": error_type})  # fmt: skip
+            rows.append(
+                {
+                    "item_id": item_id,
+                    "kind": kind,
+                    "text": text,
+                    "decoded": True,
+                    "bfcl_valid": valid,
+                    "error_type": error_type,
+                }
+            )
     return rows
 
 
@@ -349,8 +395,12 @@ def stored_candidates(path: Path) -> tuple[dict[str, list[str]], list[tuple[str,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--acebench", type=Path, required=True, help="an ACEBench checkout at e6db74b")
-    parser.add_argument("--candidates", type=Path, required=True,
-                        help="a Best-of-N candidate file whose candidates join the perturbations")  # fmt: skip
+    parser.add_argument(
+        "--candidates",
+        type=Path,
+        required=True,
+        help="a Best-of-N candidate file whose candidates join the perturbations",
+    )
     args = parser.parse_args(argv)
     acebench_stored, bfcl_stored = stored_candidates(args.candidates)
     ace_rows = build_acebench_table(args.acebench.resolve(), acebench_stored)
