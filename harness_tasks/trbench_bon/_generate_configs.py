@@ -23,7 +23,7 @@ from harness_tasks.trbench_bon.task import DEFAULT_MAX_GEN_TOKENS
 TASK_DIR = Path(__file__).resolve().parent
 BASE_FILE = "_trbench_bon_yaml"
 DISC_BASE_FILE = "_trbench_bon_disc_yaml"
-VERSION = 1.0
+VERSION = 2.0
 DEFAULT_N = 8
 OTHER_N = (4, 16)
 
@@ -33,7 +33,7 @@ def data_build() -> str:
 
 
 def _kwargs(protocol: str, n: int = DEFAULT_N, variant: str = "think") -> dict:
-    kwargs = {"n_candidates": n, "protocol": protocol, "order_seed": 0}
+    kwargs = {"n_candidates": n, "protocol": protocol, "order_seed": 0, "checker": "source"}
     if protocol != "scalar":
         kwargs |= {"prompt_variant": variant, "both_orders": True}
     return kwargs

@@ -22,6 +22,9 @@ For item i with candidate correctness y_i1..y_iN (the source checker's verdicts)
   ties split evenly;
 - ``acc_<source>``, ``oracle_<source>``, ``random_<source>`` and ``acc_<category>`` per source and
   per category; NaN when the run covered none of its items (``--limit``);
+- ``checker_disagreement_rate``: share of the candidates scored whose verdict under the source's
+  own reading of the answer differs from the corrected reading (``checker`` option; 0 on ground
+  truths);
 - ``n_problems``: items evaluated.
 """
 
@@ -58,6 +61,9 @@ class BonRecord:
     tie_split: float | None = None
     prefix_selected: dict[str, int] = field(default_factory=dict)
     """Scalar RMs: selection among the first n candidates, for each smaller power of two n."""
+    checker_disagreements: int = 0
+    checker_compared: int = 0
+    """Candidates whose verdict differs between the source's reading and the corrected one, of those compared."""
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -127,6 +133,11 @@ def position_consistency(records: Sequence[Record]) -> float:
     return _mean([float(bool(r["consistent"])) for r in records if r["consistent"] is not None])
 
 
+def checker_disagreement_rate(records: Sequence[Record]) -> float:
+    compared = sum(r.get("checker_compared", 0) for r in records)
+    return sum(r.get("checker_disagreements", 0) for r in records) / compared if compared else math.nan
+
+
 def metrics_for(n: int, protocol: str) -> dict[str, tuple[Aggregation, bool]]:
     """``{metric name: (aggregation, higher_is_better)}`` of a task with ``n`` candidates."""
     metrics: dict[str, tuple[Aggregation, bool]] = {}
@@ -156,6 +167,7 @@ def metrics_for(n: int, protocol: str) -> dict[str, tuple[Aggregation, bool]]:
     for category in CATEGORIES:
         in_category = (lambda c: lambda r: r["category"] == c)(category)
         metrics[f"acc_{category}"] = (_where(in_category, _hit), True)
+    metrics["checker_disagreement_rate"] = (checker_disagreement_rate, False)
     metrics["n_problems"] = (lambda rs: float(len(rs)), True)
     return metrics
 

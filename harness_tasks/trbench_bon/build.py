@@ -17,10 +17,12 @@ in for a policy's samples until a user samples their own (``toolrm-bon-sample``)
   drawn with its single-turn weights) for calls; for ACEBench ``special`` items, a call where a
   question was due, a sentence naming the wrong parameter / value, or the wrong kind of sentence.
 
-Every candidate's ``correct`` and ``error_type`` come from the source's own checker (ACEBench's
-rules as re-implemented in ``harness_tasks/acebench``; BFCL's ``ast_checker`` from ``bfcl-eval``),
-never from how it was made; a ground-truth variant the checker rejects is replaced by the plain
-ground truth. BFCL items are disjoint from the pairwise benchmark (TRBench-BFCL uses every item of
+Every candidate's ``correct`` and ``error_type`` come from the source's own checker, reading the
+answer as the source reads it (ACEBench's evaluator as re-implemented in ``harness_tasks/acebench``,
+whitespace deletion and all; BFCL's Qwen FC handler's decoder, then ``bfcl-eval``'s
+``ast_checker``), never from how it was made; a ground-truth variant the checker rejects is
+replaced by the plain ground truth. ACEBench items whose ground truth ACEBench's own checker
+rejects are left out. BFCL items are disjoint from the pairwise benchmark (TRBench-BFCL uses every item of
 the parallel and live_multiple files, so BFCL contributes ``simple``, ``multiple``, ``live_simple``).
 Every random choice is a ``random.Random`` seeded with a string naming what it decides.
 """
@@ -37,7 +39,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness_tasks.acebench import check_acebench, load_acebench_items, to_python_calls
+from harness_tasks.acebench import (
+    check_acebench,
+    load_acebench_items,
+    rejects_own_ground_truth,
+    to_python_calls,
+)
 from harness_tasks.acebench.checker import _CALL_SUFFIX
 from harness_tasks.acebench.convert import acebench_to_hermes
 from harness_tasks.acebench.reader import AceItem
@@ -348,7 +355,8 @@ def _allowed_value_variant(item, rng: random.Random) -> list[ToolCall] | None:
 def bfcl_sets(seed: int, per_category: dict[str, int]) -> list[CandidateSet]:
     from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
     from harness_tasks.trbench_build.build import single_turn_context
-    from harness_tasks.trbench_build.checkers import check_calls, check_response_text
+    from harness_tasks.bfcl_handler_decoding import check_turn
+    from harness_tasks.trbench_build.checkers import check_calls
 
     require_bfcl(multi_turn=False)
     used = pairwise_bfcl_ids()
@@ -363,7 +371,7 @@ def bfcl_sets(seed: int, per_category: dict[str, int]) -> list[CandidateSet]:
 
             def verdict(answer, item=item) -> Verdict:
                 if isinstance(answer, str):
-                    return check_response_text(item, 0, answer)
+                    return check_turn(item, 0, answer)
                 return check_calls(item, 0, answer)
 
             if not verdict(context.chosen_calls).valid:
@@ -375,7 +383,7 @@ def bfcl_sets(seed: int, per_category: dict[str, int]) -> list[CandidateSet]:
             candidates = []
             for answer, origin in drafts:
                 text = answer if isinstance(answer, str) else format_tool_calls(answer)
-                result = check_response_text(item, 0, text)
+                result = check_turn(item, 0, text)
                 candidates.append(Candidate(text, result.valid, result.error_type or None, origin))
             sets.append(CandidateSet(key, "bfcl", category, tuple(candidates), tuple(context.chat_history)))
     return sets
@@ -384,8 +392,14 @@ def bfcl_sets(seed: int, per_category: dict[str, int]) -> list[CandidateSet]:
 # ---------------------------------------------------------------- the build
 
 
+def shipped_acebench_items() -> list[AceItem]:
+    """The shipped ACEBench items less those whose ground truth ACEBench's own checker rejects
+    (no candidate could be judged right on them; listed in the README)."""
+    return [item for item in load_acebench_items() if not rejects_own_ground_truth(item)]
+
+
 def build_sets(seed: int = DEFAULT_SEED, bfcl: dict[str, int] | None = None) -> list[CandidateSet]:
-    sets = [acebench_set(item, seed) for item in load_acebench_items()]
+    sets = [acebench_set(item, seed) for item in shipped_acebench_items()]
     sets += bfcl_sets(seed, BFCL_ITEMS if bfcl is None else bfcl)
     return sets
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from harness_tasks.acebench import check_acebench, hermes_to_acebench
+from harness_tasks.acebench import SOURCE, check_acebench, hermes_to_acebench
 from harness_tasks.acebench.reader import AceItem, item_by_id
 from harness_tasks.tool_calls import parse_tool_calls
 
@@ -58,27 +58,70 @@ def category_of(source: str, item_id: str) -> str:
     return acebench_item(item_id).category if source == "acebench" else bfcl_item(item_id).category
 
 
-def check_turn(source: str, item_id: str, text: str) -> Verdict:
-    """Score one assistant turn (Hermes form) with the source's own checker."""
+def check_turn(source: str, item_id: str, text: str, reading: str = SOURCE) -> Verdict:
+    """Score one assistant turn (Hermes form) with the source's own checker.
+
+    ``reading="source"`` reads the turn as the source does (ACEBench: the call list its evaluator
+    reads; BFCL: its Qwen FC handler's decoder); ``"corrected"`` with our lenient readings.
+    """
     if source == "acebench":
-        result = check_acebench(acebench_item(item_id), hermes_to_acebench(text))
+        result = check_acebench(acebench_item(item_id), hermes_to_acebench(text), reading=reading)
         return Verdict(result.correct, result.error_type)
-    from harness_tasks.trbench_build.checkers import CheckerCrashedError, check_response_text
+    from harness_tasks.bfcl_handler_decoding import CheckerCrashedError
+    from harness_tasks.bfcl_handler_decoding import check_turn as check_bfcl_turn
 
     try:
-        verdict = check_response_text(bfcl_item(item_id), 0, text)
+        verdict = check_bfcl_turn(bfcl_item(item_id), 0, text, reading)
     except CheckerCrashedError:
         return Verdict(False, "checker_crashed")
     return Verdict(verdict.valid, None if verdict.valid else verdict.error_type)
 
 
-def check_native(source: str, item_id: str, answer: str | Sequence) -> Verdict:
+def check_native(source: str, item_id: str, answer: str | Sequence, reading: str = SOURCE) -> Verdict:
     """ACEBench: score the answer in ACEBench's own format (a policy sampled with its prompt)."""
     if source != "acebench":
-        return check_turn(source, item_id, answer if isinstance(answer, str) else "")
-    result = check_acebench(acebench_item(item_id), answer)
+        return check_turn(source, item_id, answer if isinstance(answer, str) else "", reading)
+    result = check_acebench(acebench_item(item_id), answer, reading=reading)
     return Verdict(result.correct, result.error_type)
+
+
+def check_candidate(source: str, item_id: str, text: str, native: str | None, reading: str = SOURCE) -> Verdict:
+    """A stored candidate re-checked: its ``native`` answer where it has one, else its text."""
+    if native is not None and source == "acebench":
+        return check_native(source, item_id, native, reading)
+    return check_turn(source, item_id, text, reading)
 
 
 def parse_calls(text: str):
     return parse_tool_calls(text).calls
+
+
+def labels_under(source: str, item_id: str, candidates: Sequence, checker: str) -> tuple[list[bool], int, int]:
+    """The candidates' correctness under ``checker`` and how often the two readings disagree.
+
+    ``checker="source"`` keeps the stored labels (the source's own verdicts); ``"corrected"``
+    re-checks every candidate with our corrected reading. Either way each candidate is scored under
+    both readings to count ``(disagreements, compared)``; a candidate of an item we cannot re-check
+    (a user's own item outside the shipped ACEBench subset and the installed BFCL) is not compared,
+    and under ``"corrected"`` such an item is an error.
+    """
+    from harness_tasks.acebench import CORRECTED, READINGS
+
+    if checker not in READINGS:
+        raise ValueError(f"checker must be one of {READINGS}, got {checker!r}")
+    labels, disagreements, compared = [], 0, 0
+    for candidate in candidates:
+        try:
+            verdicts = {
+                reading: check_candidate(source, item_id, candidate.text, candidate.native, reading).correct
+                for reading in READINGS
+            }
+        except UnknownItemError:
+            if checker == CORRECTED:
+                raise
+            labels.append(candidate.correct)
+            continue
+        compared += 1
+        disagreements += verdicts[SOURCE] != verdicts[CORRECTED]
+        labels.append(candidate.correct if checker == SOURCE else verdicts[CORRECTED])
+    return labels, disagreements, compared

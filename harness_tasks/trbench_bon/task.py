@@ -76,6 +76,7 @@ def load_bon_dataset(
     order_seed: int = 0,
     both_orders: bool = True,
     candidates: str | None = None,
+    checker: str = "source",
     **_: Any,
 ) -> dict[str, datasets.Dataset]:
     """Docs for a Best-of-N task: the first ``n`` candidates of every set in the candidate file.
@@ -85,6 +86,9 @@ def load_bon_dataset(
     come in a seeded order (the same for every task of one seed). The keyword names are unusual
     on purpose: lm-eval passes every ``--model_args`` key (``seed=...`` among them) to this loader
     beside the task's own ``dataset_kwargs``, and a shared name would be a TypeError.
+    ``checker`` (``--metadata '{"checker": "corrected"}'``) picks the reading the labels use
+    (:func:`harness_tasks.trbench_bon.sources.labels_under`); both readings are compared for
+    ``checker_disagreement_rate``.
     """
     n, seed = n_candidates, order_seed
     if protocol != "scalar":
@@ -103,6 +107,12 @@ def load_bon_dataset(
             except (sources.UnknownItemError, RuntimeError) as error:
                 raise CandidateFileError(f"{where}: field 'item_id': {error}") from None
         chosen = candidate_set.candidates[:n]
+        try:
+            labels, disagreements, compared = sources.labels_under(
+                candidate_set.source, candidate_set.item_id, chosen, checker
+            )
+        except sources.UnknownItemError as error:
+            raise CandidateFileError(f"{where}: field 'item_id': {error} (checker={checker!r})") from None
         docs.append(
             {
                 "item_id": candidate_set.item_id,
@@ -110,7 +120,10 @@ def load_bon_dataset(
                 "category": candidate_set.category,
                 "chat_history": [dict(m) for m in history],
                 "candidates": [c.text for c in chosen],
-                "correct": [c.correct for c in chosen],
+                "correct": labels,
+                "checker": checker,
+                "checker_disagreements": disagreements,
+                "checker_compared": compared,
                 "error_types": [c.error_type or "" for c in chosen],
                 "protocol": protocol,
                 "prompt_variant": prompt_variant,
@@ -177,6 +190,8 @@ def scalar_record(doc: dict, results: list[tuple[float, bool]]) -> dict:
         judge_calls=len(scores),
         tie_split=tie_split,
         prefix_selected=prefix,
+        checker_disagreements=doc["checker_disagreements"],
+        checker_compared=doc["checker_compared"],
     ).to_record()
 
 
@@ -299,6 +314,8 @@ class BonTask(ConfigurableTask):
                 invalid_answers=selection.invalid_answers,
                 answered_positions=selection.answered_positions,
                 consistent=selection.consistent,
+                checker_disagreements=doc["checker_disagreements"],
+                checker_compared=doc["checker_compared"],
             ).to_record()
             self._records[doc["item_id"]] = record
             trace = json.dumps(
