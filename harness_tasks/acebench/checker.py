@@ -30,12 +30,24 @@ special:
 - ``special_error_param``: contains "There is incorrect value" and every wrong value;
 - ``special_irrelevant``: contains "the limitations of the function".
 
-Differences from ACEBench, all where its code would crash or run model output: a schema type it
-does not know is checked as "any" (ACEBench raises KeyError), arithmetic in argument values is a
-format error (ACEBench ``eval``s it), and a ``_<digits>`` suffix is kept when the full key is itself
-a function name. ACEBench also removes all whitespace from a normal answer before decoding it; we
-decode the answer as written, which only differs inside string values, where the comparison
-ignores spaces anyway.
+Reading the answer (``reading``). By default (``"source"``) the answer is read exactly as
+ACEBench's evaluator reads it (:func:`~harness_tasks.acebench.convert.read_as_acebench`): all
+whitespace is deleted first, so a string with a space inside a list or object that is itself
+nested in an object argument can never match (ACEBench compares such values as whitespace-free
+strings; it rejects its own ground truth on 8 of the 144 shipped ``normal`` items this way);
+tuples stay tuples (a type error where a list is expected); several calls without the outer
+``[ ]`` are read as a tuple of calls and accepted (a single unbracketed call is a format error);
+positional arguments are silently dropped. Its nested type check applies too (an empty ``[]`` or
+``{}`` ground truth rejects every answer; an array without an ``items`` type is checked as a list
+of objects). ``"corrected"`` decodes the answer as written (tuples as lists, unbracketed calls and
+positional arguments rejected) and skips the nested type check.
+
+Differences from ACEBench under both readings, all where its code would crash or run model output:
+a schema type it does not know is checked as "any" (ACEBench raises KeyError), arithmetic and
+lambdas in argument values are a format error (ACEBench ``eval``s them), and a ``_<digits>``
+suffix is kept when the full key is itself a function name. The golden table in
+``harness_tasks/source_verdicts/`` holds ACEBench's own verdicts; the default reading reproduces
+every one of them.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def _space_in_nested(value: Any) -> tuple[Any, bool]:
         for index, inner in enumerate(value):
             changed, done = _space_in_nested(inner)
             if done:
-                return [*value[:index], changed, *value[index + 1:]], True
+                return [*value[:index], changed, *value[index + 1 :]], True
     return value, False
 
 

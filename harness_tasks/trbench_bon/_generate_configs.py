@@ -33,7 +33,7 @@ def data_build() -> str:
 
 
 def _kwargs(protocol: str, n: int = DEFAULT_N, variant: str = "think") -> dict:
-    kwargs = {"n_candidates": n, "protocol": protocol, "order_seed": 0, "checker": "source"}
+    kwargs = {"n_candidates": n, "protocol": protocol, "order_seed": 0}
     if protocol != "scalar":
         kwargs |= {"prompt_variant": variant, "both_orders": True}
     return kwargs
@@ -53,7 +53,9 @@ def base_config() -> dict:
         # The ToolRM evaluation script's sampling settings, as in trbench_bfcl.
         "generation_kwargs": reference_generation_kwargs(DEFAULT_MAX_GEN_TOKENS),
         "metric_list": metric_list(metrics_for(DEFAULT_N, "listwise")),
-        "metadata": {"version": VERSION, "data_build": data_build()},
+        # `checker` sits in metadata, not dataset_kwargs: `--metadata '{"checker": "corrected"}'`
+        # overrides it there (lm-eval would pass a key in both as a duplicate keyword argument)
+        "metadata": {"version": VERSION, "data_build": data_build(), "checker": "source"},
     }
 
 
@@ -70,7 +72,9 @@ def disc_base_config() -> dict:
         "process_results": FunctionTag("utils.process_results_scalar"),
         "num_fewshot": 0,
         "metric_list": metric_list(metrics_for(DEFAULT_N, "scalar")),
-        "metadata": {"version": VERSION, "data_build": data_build()},
+        # `checker` sits in metadata, not dataset_kwargs: `--metadata '{"checker": "corrected"}'`
+        # overrides it there (lm-eval would pass a key in both as a duplicate keyword argument)
+        "metadata": {"version": VERSION, "data_build": data_build(), "checker": "source"},
     }
 
 

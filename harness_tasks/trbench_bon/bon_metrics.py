@@ -63,7 +63,7 @@ class BonRecord:
     """Scalar RMs: selection among the first n candidates, for each smaller power of two n."""
     checker_disagreements: int = 0
     checker_compared: int = 0
-    """Candidates whose verdict differs between the source's reading and the corrected one, of those compared."""
+    """Candidates whose verdict differs between the source's and the corrected reading, of those compared."""
 
     def to_record(self) -> dict:
         return asdict(self)

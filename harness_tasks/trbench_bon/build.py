@@ -353,9 +353,9 @@ def _allowed_value_variant(item, rng: random.Random) -> list[ToolCall] | None:
 
 
 def bfcl_sets(seed: int, per_category: dict[str, int]) -> list[CandidateSet]:
+    from harness_tasks.bfcl_handler_decoding import check_turn
     from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
     from harness_tasks.trbench_build.build import single_turn_context
-    from harness_tasks.bfcl_handler_decoding import check_turn
     from harness_tasks.trbench_build.checkers import check_calls
 
     require_bfcl(multi_turn=False)

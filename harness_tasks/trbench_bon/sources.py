@@ -85,7 +85,9 @@ def check_native(source: str, item_id: str, answer: str | Sequence, reading: str
     return Verdict(result.correct, result.error_type)
 
 
-def check_candidate(source: str, item_id: str, text: str, native: str | None, reading: str = SOURCE) -> Verdict:
+def check_candidate(
+    source: str, item_id: str, text: str, native: str | None, reading: str = SOURCE
+) -> Verdict:
     """A stored candidate re-checked: its ``native`` answer where it has one, else its text."""
     if native is not None and source == "acebench":
         return check_native(source, item_id, native, reading)
@@ -96,7 +98,9 @@ def parse_calls(text: str):
     return parse_tool_calls(text).calls
 
 
-def labels_under(source: str, item_id: str, candidates: Sequence, checker: str) -> tuple[list[bool], int, int]:
+def labels_under(
+    source: str, item_id: str, candidates: Sequence, checker: str
+) -> tuple[list[bool], int, int]:
     """The candidates' correctness under ``checker`` and how often the two readings disagree.
 
     ``checker="source"`` keeps the stored labels (the source's own verdicts); ``"corrected"``

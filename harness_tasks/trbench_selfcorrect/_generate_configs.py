@@ -22,7 +22,7 @@ from harness_tasks.trbench_selfcorrect.metrics import category_metrics, core_met
 
 TASK_DIR = Path(__file__).resolve().parent
 BASE_FILE = "_trbench_selfcorrect_yaml"
-VERSION = 1.0
+VERSION = 2.0
 PROTOCOL_TASK_PARTS = {
     "critic_reviser": "",
     "single": "single_",
@@ -70,7 +70,8 @@ def base_config() -> dict:
         # `until: []` so a stop string can never cut a reasoning trace.
         "generation_kwargs": reference_generation_kwargs(8192),
         "metric_list": task_metrics(list(SOURCES)),
-        "metadata": {"version": VERSION, "data_build": data_build()},
+        # `checker` (source | corrected) sits in metadata so that `--metadata` can override it
+        "metadata": {"version": VERSION, "data_build": data_build(), "checker": "source"},
     }
 
 

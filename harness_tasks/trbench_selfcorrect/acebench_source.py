@@ -5,7 +5,8 @@ and the one Python-call <-> Hermes conversion). A candidate or revision in Herme
 with :func:`~harness_tasks.acebench.convert.hermes_to_acebench` and judged by
 :func:`~harness_tasks.acebench.check_acebench`, so a call is scored in ACEBench's native format.
 
-Only the ``normal`` categories are used. ``special`` items are answered with fixed sentences
+Only the ``normal`` categories are used, less the items whose ground truth ACEBench's own
+checker rejects. ``special`` items are answered with fixed sentences
 ("Missing necessary parameters (...) for the api (...)") that ACEBench's own system prompt asks
 for; in the Hermes conversation a critic and reviser read, nothing asks for them, so the keyword
 checker would score the sentence format rather than the correction.
@@ -17,7 +18,13 @@ import random
 import re
 from typing import Any
 
-from harness_tasks.acebench import check_acebench, hermes_to_acebench, load_acebench_items
+from harness_tasks.acebench import (
+    SOURCE,
+    check_acebench,
+    hermes_to_acebench,
+    load_acebench_items,
+    rejects_own_ground_truth,
+)
 from harness_tasks.acebench.reader import AceItem, item_by_id
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
 from harness_tasks.trbench_build.checkers import Verdict
@@ -34,27 +41,30 @@ def truth_calls(item: AceItem) -> list[ToolCall]:
     return [ToolCall(key if key in names else _CALL_SUFFIX.sub("", key), args) for key, args in truth.items()]
 
 
-def check_acebench_text(item: AceItem, response: str):
-    return check_acebench(item, hermes_to_acebench(response))
+def check_acebench_text(item: AceItem, response: str, reading: str = SOURCE):
+    return check_acebench(item, hermes_to_acebench(response), reading=reading)
 
 
-def check_acebench_response(doc: dict[str, Any], response: str):
+def check_acebench_response(doc: dict[str, Any], response: str, reading: str = SOURCE):
     from harness_tasks.trbench_selfcorrect.checking import Check
 
     item = item_by_id().get(doc["raw_id"])
     if item is None:
         raise KeyError(f"item {doc['id']}: {doc['raw_id']!r} is not in the shipped ACEBench subset")
-    result = check_acebench_text(item, response)
+    result = check_acebench_text(item, response, reading)
     return Check(result.correct, result.error_type or "", result.message or "")
 
 
 def acebench_items(
     seed: int, correct_share: float, max_per_category: int | None, rng_of, correct_positions
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Items of the ``normal`` categories, and the ids skipped because no error operator applied."""
+    """Items of the ``normal`` categories, and the ids skipped because no error operator applied.
+
+    Items whose ground truth ACEBench's own checker rejects are left out (listed in the README).
+    """
     by_category: dict[str, list[AceItem]] = {}
     for item in load_acebench_items():
-        if item.group == "normal":
+        if item.group == "normal" and not rejects_own_ground_truth(item):
             by_category.setdefault(item.category, []).append(item)
     items, skipped = [], []
     for category, members in by_category.items():

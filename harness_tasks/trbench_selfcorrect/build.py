@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks.atomic_files import write_atomically
+from harness_tasks.bfcl_handler_decoding import check_turn
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.tool_calls import format_tool_calls
 from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
 from harness_tasks.trbench_build.build import single_turn_context
-from harness_tasks.trbench_build.checkers import check_response_text
 from harness_tasks.trbench_build.reject_sampling import SINGLE_TURN_WEIGHTS, draw_reject
 from harness_tasks.trbench_selfcorrect.items import DATA_DIR, ITEMS_FILE_NAME, stratified_order
 from harness_tasks.trbench_selfcorrect.splits import is_self_correction_id
@@ -91,7 +91,7 @@ def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
             context = single_turn_context(bfcl_item)
             reference = format_tool_calls(context.chosen_calls)
             where = f"bfcl {category} {bfcl_item.id}"
-            if not check_response_text(bfcl_item, 0, reference).valid:
+            if not check_turn(bfcl_item, 0, reference).valid:
                 raise RuntimeError(f"{where}: BFCL's checker rejects the ground truth {reference!r}")
             candidate, operator, error_type, message = reference, "", "", ""
             if position not in correct:
@@ -99,13 +99,13 @@ def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
                     context.chosen_calls,
                     bfcl_item.functions,
                     context.question,
-                    lambda text, item=bfcl_item: check_response_text(item, 0, text),
+                    lambda text, item=bfcl_item: check_turn(item, 0, text),
                     _rng(config.seed, "bfcl", category, bfcl_item.id, "reject"),
                     SINGLE_TURN_WEIGHTS,
                     avoid_texts=[reference],
                     where=where,
                 )
-                verdict = check_response_text(bfcl_item, 0, reject.text)
+                verdict = check_turn(bfcl_item, 0, reject.text)
                 candidate, operator, error_type, message = (
                     reject.text,
                     reject.operator,

@@ -1,8 +1,12 @@
 """The checker's verdict on an item's final assistant turn, per source.
 
-* ``bfcl``: BFCL's own AST checker (:func:`harness_tasks.trbench_build.checkers.check_response_text`)
-  on the item re-read from ``bfcl-eval`` by its id — the checker that made the item.
-* ``acebench``: the ACEBench rule checker of :mod:`harness_tasks.acebench` (when installed there).
+* ``bfcl``: the turn decoded as BFCL's Qwen FC handler decodes it
+  (:mod:`harness_tasks.bfcl_handler_decoding`), then BFCL's own AST checker on the item re-read
+  from ``bfcl-eval`` by its id — the checker that made the item.
+* ``acebench``: the ACEBench checker of :mod:`harness_tasks.acebench`, reading the answer as
+  ACEBench's evaluator does.
+
+``reading="corrected"`` (the ``checker`` task option) uses our lenient readings instead.
 
 A response the BFCL checker crashes on (e.g. a value it cannot type-check) is wrong, with error
 type ``checker_crashed``: the crash is the response's fault, and the item is never dropped.
@@ -14,8 +18,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from harness_tasks.acebench import SOURCE
+from harness_tasks.bfcl_handler_decoding import check_turn
 from harness_tasks.trbench_build.bfcl_source import BfclItem, load_category
-from harness_tasks.trbench_build.checkers import CheckerCrashedError, check_response_text
+from harness_tasks.trbench_build.checkers import CheckerCrashedError
 
 
 @dataclass(frozen=True)
@@ -40,23 +46,23 @@ def bfcl_item(doc: dict[str, Any]) -> BfclItem:
     return items[doc["raw_id"]]
 
 
-def check_bfcl(doc: dict[str, Any], response: str) -> Check:
+def check_bfcl(doc: dict[str, Any], response: str, reading: str = SOURCE) -> Check:
     try:
-        verdict = check_response_text(bfcl_item(doc), doc["turn_index"], response)
+        verdict = check_turn(bfcl_item(doc), doc["turn_index"], response, reading)
     except CheckerCrashedError as error:
         return Check(False, "checker_crashed", str(error))
     return Check(verdict.valid, verdict.error_type, verdict.message)
 
 
-def check_acebench(doc: dict[str, Any], response: str) -> Check:
+def check_acebench(doc: dict[str, Any], response: str, reading: str = SOURCE) -> Check:
     from harness_tasks.trbench_selfcorrect.acebench_source import check_acebench_response
 
-    return check_acebench_response(doc, response)
+    return check_acebench_response(doc, response, reading)
 
 
 CHECKERS = {"bfcl": check_bfcl, "acebench": check_acebench}
 
 
-def check_response(doc: dict[str, Any], response: str) -> Check:
+def check_response(doc: dict[str, Any], response: str, reading: str = SOURCE) -> Check:
     """Is ``response`` a correct next assistant turn for the item? Decided by the item's own checker."""
-    return CHECKERS[doc["source"]](doc, response)
+    return CHECKERS[doc["source"]](doc, response, reading)

@@ -15,6 +15,9 @@
 - ``revision_parse_rate``: among those, the share whose revision parses (a valid Hermes turn);
 - ``critic_output_tokens`` / ``reviser_output_tokens`` / ``total_output_tokens``: output tokens
   per item (mean over all items; an item without that call counts 0), in each model's own tokenizer;
+- ``checker_disagreement_rate``: share of items whose candidate or final turn gets a different
+  verdict under the source's own reading of the answer and under the corrected one (the
+  ``checker`` option; 0 on ground truths);
 - ``n_problems``: items scored; ``unparsed_critiques`` / ``unparsed_revisions``: how many did not
   parse (counted, and scored as their candidate; never dropped);
 - per category ``<metric>_<category>`` for ``acc_at_round_0``, ``acc_at_round_1``, ``fixed_rate``,
@@ -53,6 +56,8 @@ class ItemOutcome:
     revision_parsed: bool | None
     critic_output_tokens: int
     reviser_output_tokens: int
+    checker_disagrees: bool = False
+    """The candidate or the final turn gets different verdicts under the two readings (``checker``)."""
 
     def to_record(self) -> list:
         return list(astuple(self))
@@ -165,6 +170,9 @@ def core_metrics() -> dict[str, tuple[Aggregation, bool]]:
         "critic_output_tokens": (_mean(lambda o: o.critic_output_tokens), False),
         "reviser_output_tokens": (_mean(lambda o: o.reviser_output_tokens), False),
         "total_output_tokens": (_mean(lambda o: o.critic_output_tokens + o.reviser_output_tokens), False),
+        **_with_stderr(
+            "checker_disagreement_rate", _count(lambda o: o.checker_disagrees, _everything), False
+        ),
         "n_problems": (lambda records: float(len(records)), True),
         "unparsed_critiques": (_total(lambda o: o.has_critic and not o.critique_parsed), False),
         "unparsed_revisions": (_total(lambda o: o.revision_requested and not o.revision_parsed), False),

@@ -26,9 +26,13 @@ def doc_to_target(doc: dict) -> str:
 def process_results(doc: dict, results: list[str]) -> dict[str, list]:
     """Score the final turn with the item's checker; every metric aggregates the same record."""
     run = json.loads(results[0])
+    checker = doc.get("checker", "source")
     final_correct = doc["candidate_correct"]
+    disagrees = bool(doc.get("candidate_readings_disagree", False))
     if run["final_response"] != doc["candidate"]:
-        final_correct = check_response(doc, run["final_response"]).correct
+        final_correct = check_response(doc, run["final_response"], checker).correct
+        other = "corrected" if checker == "source" else "source"
+        disagrees = disagrees or check_response(doc, run["final_response"], other).correct != final_correct
     outcome = ItemOutcome(
         item_id=doc["id"],
         source=doc["source"],
@@ -43,6 +47,7 @@ def process_results(doc: dict, results: list[str]) -> dict[str, list]:
         revision_parsed=run["revision_parsed"],
         critic_output_tokens=run["critic_output_tokens"],
         reviser_output_tokens=run["reviser_output_tokens"],
+        checker_disagrees=disagrees,
     ).to_record()
     return dict.fromkeys(METRICS, outcome)
 
