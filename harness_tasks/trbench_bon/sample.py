@@ -36,11 +36,13 @@ class PolicyPrompt:
 
 
 def acebench_prompts(categories: Sequence[str] | None) -> list[PolicyPrompt]:
-    from harness_tasks.acebench import load_acebench_items
+    """ACEBench's prompts, less the items whose ground truth ACEBench's own checker rejects."""
+    from harness_tasks.acebench import load_acebench_items, rejects_own_ground_truth
 
     return [
         PolicyPrompt(f"acebench:{item.id}", "acebench", item.category, item.policy_messages(), None)
         for item in load_acebench_items(list(categories) if categories else None)
+        if not rejects_own_ground_truth(item)
     ]
 
 
