@@ -136,7 +136,9 @@ def test_shipped_sets_leave_the_rejected_items_out():
     bon = {s.item_id.removeprefix("acebench:") for s in read_candidate_file(CANDIDATES_FILE)}
     selfcorrect = {item["raw_id"] for item in read_items() if item["source"] == "acebench"}
     assert not (bon | selfcorrect) & set(README_EXCLUDED)
-    assert len(bon) == 232 and len([i for i in bon if not i.startswith("bfcl:")]) == 180 - len(README_EXCLUDED)
+    assert len(bon) == 232 and len([i for i in bon if not i.startswith("bfcl:")]) == 180 - len(
+        README_EXCLUDED
+    )
 
 
 def test_bfcl_handler_decoding_by_hand():
@@ -236,3 +238,33 @@ def test_licence_files():
         "harness_tasks/source_verdicts/data",
     ):
         assert (ROOT / folder / "NOTICE").is_file(), folder
+
+
+def test_self_correction_reports_checker_disagreement_on_a_revision():
+    """A revision whose <tool_call> tags lack the newlines: BFCL's handler reads no call, ours one."""
+    from dataclasses import asdict
+
+    from harness_tasks.trbench_selfcorrect.dataset import load_selfcorrect
+    from harness_tasks.trbench_selfcorrect.items import data_build
+    from harness_tasks.trbench_selfcorrect.metrics import METRICS, ItemOutcome
+    from harness_tasks.trbench_selfcorrect.protocols import ItemRun
+    from harness_tasks.trbench_selfcorrect.utils import process_results
+
+    for checker in (SOURCE, CORRECTED):
+        docs = load_selfcorrect(data_build=data_build(), checker=checker, sources="bfcl")["test"]
+        doc = next(d for d in docs if not d["candidate_correct"])
+        assert not doc["candidate_readings_disagree"]  # the shipped candidates avoid the quirks
+        same = process_results(doc, [json.dumps(asdict(ItemRun(final_response=doc["reference_response"])))])
+        squeezed = (
+            doc["reference_response"]
+            .replace("<tool_call>\n", "<tool_call>")
+            .replace("\n</tool_call>", "</tool_call>")
+        )
+        quirk = process_results(doc, [json.dumps(asdict(ItemRun(final_response=squeezed)))])
+        first = next(iter(METRICS))
+        assert ItemOutcome.from_record(same[first]).final_correct
+        assert not ItemOutcome.from_record(same[first]).checker_disagrees
+        assert ItemOutcome.from_record(quirk[first]).final_correct is (checker == CORRECTED)
+        assert ItemOutcome.from_record(quirk[first]).checker_disagrees
+        rate = METRICS["checker_disagreement_rate"][0]
+        assert rate([same[first], quirk[first]]) == 0.5
