@@ -342,3 +342,12 @@ def test_model_args_seed_does_not_collide_with_task_options():
         run("trbench_bon_think", ScriptedBonJudge("oracle"), metadata=metadata, limit=4), "trbench_bon_think"
     )
     assert got["n_problems"] == 4 and "acc_at_n_8" in got
+
+
+def test_checker_option_is_recorded_and_disagreement_reported():
+    """`--metadata '{"checker": "corrected"}'` reaches the loader and the results; the default is `source`."""
+    for metadata, checker in ((None, "source"), ({"checker": "corrected"}, "corrected")):
+        results = run("trbench_bon_think", ScriptedBonJudge("oracle"), metadata=metadata, limit=6)
+        assert results["configs"]["trbench_bon_think"]["metadata"]["checker"] == checker
+        got = metrics(results, "trbench_bon_think")
+        assert got["checker_disagreement_rate"] == 0.0  # the shipped candidates avoid the quirks
