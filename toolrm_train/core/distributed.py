@@ -189,13 +189,18 @@ def all_reduce_sum(value: float | torch.Tensor, env: DistEnv) -> float:
 
 def all_reduce_sums(values: Sequence[float | torch.Tensor], env: DistEnv) -> list[float]:
     """Sums over ranks of several scalars in ONE collective (per-step counters: pairs, tokens, …)."""
-    stacked = torch.tensor(
-        [float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in values], dtype=torch.float64
-    )
+    device = env.device if env.is_distributed else torch.device("cpu")
+    stacked = torch.stack(
+        [
+            v.detach().to(device, torch.float64).reshape(())
+            if isinstance(v, torch.Tensor)
+            else torch.tensor(float(v), dtype=torch.float64, device=device)
+            for v in values
+        ]
+    )  # device tensors join without a host sync; the one sync is the read below
     if env.is_distributed:
-        stacked = stacked.to(env.device)
         dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
-    return [float(x) for x in stacked.cpu()]
+    return stacked.tolist()
 
 
 def all_reduce_mean(value: float | torch.Tensor, env: DistEnv) -> float:

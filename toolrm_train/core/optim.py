@@ -92,16 +92,21 @@ def total_training_steps(config: TrainerConfig, steps_per_epoch: int) -> int:
 
 
 def clip_grad_norm(model: nn.Module, max_norm: float) -> float:
-    """Clip gradients to ``max_norm`` (when > 0) and return the global norm before clipping.
+    """Clip gradients to ``max_norm`` (when > 0) and return the global norm before clipping."""
+    return float(clip_grad_norm_tensor(model, max_norm))
+
+
+def clip_grad_norm_tensor(model: nn.Module, max_norm: float) -> torch.Tensor:
+    """:func:`clip_grad_norm` without the host sync: the norm stays a tensor until it is logged.
 
     Works on plain and FSDP2 (DTensor) gradients alike: the norm of sharded gradients is reduced
-    over ranks by torch itself, and ``full_tensor()`` makes it a plain number for logging.
+    over ranks by torch itself, and ``full_tensor()`` makes it a plain tensor for logging.
     """
     params = [p for p in model.parameters() if p.grad is not None]
     if not params:
-        return 0.0
+        return torch.zeros(())
     limit = max_norm if max_norm > 0 else float("inf")
     norm = torch.nn.utils.clip_grad_norm_(params, limit)
     if hasattr(norm, "full_tensor"):
         norm = norm.full_tensor()
-    return float(norm)
+    return norm

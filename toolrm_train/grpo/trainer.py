@@ -17,9 +17,11 @@ else 0: the evaluation's own parser, imported). Defaults are ToolRM-Gen's verl r
    b. rewards and group-normalised advantages;
    c. old log-probs by the training forward when the update is off-policy (several mini-batches
       or epochs), reference log-probs when ``kl_coef > 0``;
-   d. ``ppo_epochs`` × mini-batches optimiser steps: micro-batches -> clipped loss -> backward;
-      clip, step, schedule;
-   e. metrics; a checkpoint every ``save_every_steps``;
+   d. ``ppo_epochs`` × mini-batches optimiser steps (:func:`update`): micro-batches -> clipped
+      loss -> backward; clip, step, schedule. The logged sums stay on the device, so the update
+      never waits for the host;
+   e. metrics at log time (:func:`step_record`: the only host sync, one collective for every
+      counter); a checkpoint every ``save_every_steps``;
 6. the final Hugging Face directory (``output_dir/final``), which ``toolrm-eval --model hf`` loads.
 
 Distributed: every process draws the same global batch (``EpochSampler``) and takes its contiguous
@@ -32,6 +34,7 @@ single-process gradient (the 2-process test compares the loss curves).
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import time
 from collections.abc import Iterator
@@ -50,8 +53,7 @@ from toolrm_train.core.data_order import EpochSampler
 from toolrm_train.core.distributed import (
     DistEnv,
     all_reduce_max,
-    all_reduce_mean,
-    all_reduce_sum,
+    all_reduce_sums,
     init_distributed,
     rank_slice,
     resolve_bf16,
@@ -59,7 +61,12 @@ from toolrm_train.core.distributed import (
     shutdown_distributed,
 )
 from toolrm_train.core.metrics_log import MetricsLogger
-from toolrm_train.core.optim import build_optimizer, build_scheduler, clip_grad_norm, total_training_steps
+from toolrm_train.core.optim import (
+    build_optimizer,
+    build_scheduler,
+    clip_grad_norm_tensor,
+    total_training_steps,
+)
 from toolrm_train.core.packed_attention import decide_packing
 from toolrm_train.core.rng import seed_everything
 from toolrm_train.grpo.config import GRPOConfig, validate_grpo_config
@@ -170,8 +177,8 @@ def fill_logprobs(
     attr: str,
     config: GRPOConfig,
     pad_id: int,
-    env,
-    autocast,
+    env: DistEnv,
+    autocast: Any,
     packed: bool,
 ) -> None:
     """``sample.<attr>`` = per-token log-probs under ``model``'s training forward (no grad)."""
@@ -184,6 +191,205 @@ def fill_logprobs(
         for row, sample in enumerate(chunk):
             setattr(sample, attr, logprobs[row, : len(sample.completion.token_ids)].detach().cpu())
     model.train(was_training)
+
+
+def score_groups(
+    prompts: list[JudgePrompt], rows: list[int], completions: list[list[Completion]], config: GRPOConfig
+) -> tuple[list[Sample], torch.Tensor]:
+    """Scored samples (prompt by prompt, judgments in order) with group-normalised advantages.
+
+    A group is one prompt's ``num_generations`` judgments; it never spans processes.
+    """
+    samples = [score(prompts[r], c) for r, row in zip(rows, completions, strict=True) for c in row]
+    rewards = torch.tensor([s.reward for s in samples])
+    advantages = group_advantages(
+        rewards, config.num_generations, scale_by_std=config.scale_rewards_by_std, eps=config.advantage_eps
+    )
+    for sample, advantage in zip(samples, advantages.tolist(), strict=True):
+        sample.advantage = advantage
+    return samples, rewards
+
+
+@dataclass
+class UpdateSums:
+    """What one step's update adds up for the log: float64 tensors on the device, read at log time.
+
+    Float64 and one addition at a time, in the order the micro-batches run, so the logged values
+    equal a sum of host floats exactly.
+    """
+
+    loss: torch.Tensor
+    clipped: torch.Tensor
+    entropy: torch.Tensor
+    kl: torch.Tensor
+    approx_kl: torch.Tensor
+    tokens: torch.Tensor
+    grad_norm: torch.Tensor
+    optimizer_steps: int = 0
+    train_tokens: int = 0
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> UpdateSums:
+        names = ("loss", "clipped", "entropy", "kl", "approx_kl", "tokens", "grad_norm")
+        return cls(**{name: torch.zeros((), dtype=torch.float64, device=device) for name in names})
+
+
+def minibatch_counts(
+    minibatches: list[list[Sample]], config: GRPOConfig, env: DistEnv
+) -> list[MinibatchCounts]:
+    """Global token and sequence counts of every mini-batch, in one collective per step."""
+    local = [v for mb in minibatches for v in (sum(len(s.completion.token_ids) for s in mb), len(mb))]
+    total = all_reduce_sums(local, env)
+    return [
+        MinibatchCounts(
+            tokens=int(total[2 * k]),
+            sequences=int(total[2 * k + 1]),
+            micro_batches=-(-len(mb) // config.per_device_batch_size),
+            max_response_length=config.max_response_length,
+        )
+        for k, mb in enumerate(minibatches)
+    ]
+
+
+def update(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    minibatches: list[list[Sample]],
+    config: GRPOConfig,
+    env: DistEnv,
+    *,
+    pad_id: int,
+    packed: bool,
+    autocast: Any = None,
+    reference: torch.nn.Module | None = None,
+) -> UpdateSums:
+    """``ppo_epochs`` passes over the mini-batches, one optimiser step each (step 5d).
+
+    Each micro-batch's loss is divided by *global* counts and multiplied by the world size, so
+    FSDP2's gradient average equals the single-process gradient. Off-policy updates (several
+    mini-batches or epochs) read ``sample.old_logprobs``; on-policy the ratio is exactly 1.
+    """
+    autocast = autocast if autocast is not None else nullcontext()
+    off_policy = config.minibatches_per_step * config.ppo_epochs > 1
+    scale = 1 if config.loss_aggregation == "microbatch-token-mean" else env.world_size
+    counts = minibatch_counts(minibatches, config, env)
+    sums = UpdateSums.zeros(env.device)
+    for _ in range(config.ppo_epochs):
+        for minibatch, mb_counts in zip(minibatches, counts, strict=True):
+            minibatch_loss = torch.zeros((), dtype=torch.float64, device=env.device)
+            for chunk in micro_batches(minibatch, config.per_device_batch_size):
+                batch = to_batch(chunk, pad_id, config, env.device, packed)
+                width = batch.completion_ids.shape[1]
+                with autocast:
+                    logprobs, entropy = completion_logprobs(
+                        model, batch, config.temperature, with_entropy=True
+                    )
+                if off_policy:
+                    old = torch.stack([padded(s.old_logprobs, width) for s in chunk]).to(env.device)
+                else:
+                    old = logprobs.detach()
+                advantages = torch.tensor([s.advantage for s in chunk], device=env.device)
+                terms = clipped_policy_loss(
+                    logprobs,
+                    old,
+                    advantages,
+                    clip_low=config.clip_ratio_low,
+                    clip_high=config.clip_ratio_high,
+                    clip_ratio_c=config.clip_ratio_c,
+                )
+                mask = batch.completion_mask
+                loss = aggregate(terms.loss, mask, config.loss_aggregation, mb_counts)
+                if reference is not None:
+                    ref = torch.stack([padded(s.ref_logprobs, width) for s in chunk]).to(env.device)
+                    kl = kl_k3(logprobs, ref)
+                    loss = loss + config.kl_coef * aggregate(kl, mask, config.loss_aggregation, mb_counts)
+                    sums.kl += (kl.detach() * mask).sum().double()
+                (loss * scale).backward()
+                minibatch_loss += loss.detach().double() * scale
+                sums.clipped += (terms.clipped * mask).sum().double()
+                sums.entropy += (entropy * mask).sum().double()
+                sums.approx_kl += (kl_k3(logprobs.detach(), old) * mask).sum().double()
+                sums.tokens += mask.sum().double()
+                sums.train_tokens += batch.tokens
+            sums.grad_norm += clip_grad_norm_tensor(model, config.max_grad_norm).double()
+            sums.optimizer_steps += 1
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            sums.loss += minibatch_loss
+    return sums
+
+
+def step_record(
+    samples: list[Sample],
+    rewards: torch.Tensor,
+    sums: UpdateSums,
+    config: GRPOConfig,
+    env: DistEnv,
+    *,
+    rollout_tokens: int,
+    timings: dict[str, float],
+    lr: float,
+) -> dict[str, Any]:
+    """The step's logged metrics: the one host sync of the step, and one collective for its counters.
+
+    ``timings`` holds the ``perf_counter`` readings ``started``, ``rollout_seconds`` and
+    ``train_started``; the train time is read after the sync, so it counts the queued device work.
+    """
+    per_prompt = config.num_generations
+    lengths = [len(s.completion.token_ids) for s in samples]
+    group_rewards = rewards.view(-1, per_prompt)
+    (
+        n, reward, correct, strict_parsed, truncated, length_sum, zero_std, clipped, approx_kl, entropy,
+        tokens, kl, loss, rollout_total, train_total,
+    ) = all_reduce_sums(
+        [
+            len(samples),
+            rewards.sum(),
+            sum(s.correct for s in samples),
+            sum(s.strict_parsed for s in samples),
+            sum(s.completion.finish_reason == "length" for s in samples),
+            sum(lengths),
+            (group_rewards.max(1).values == group_rewards.min(1).values).sum(),
+            sums.clipped,
+            sums.approx_kl,
+            sums.entropy,
+            sums.tokens,
+            sums.kl,
+            sums.loss,
+            rollout_tokens,
+            sums.train_tokens,
+        ],
+        env,
+    )  # fmt: skip
+    now = time.perf_counter()
+    train_seconds = now - timings["train_started"]
+    step_seconds = now - timings["started"]
+    rollout_seconds = timings["rollout_seconds"]
+    tokens = max(tokens, 1.0)
+    record: dict[str, Any] = {
+        "loss": loss / env.world_size / sums.optimizer_steps,
+        "reward": reward / n,
+        "accuracy": correct / n,
+        "strict_parse_rate": strict_parsed / n,
+        "truncated_rate": truncated / n,
+        "response_length_mean": length_sum / n,
+        "response_length_max": all_reduce_max(max(lengths), env),
+        "frac_zero_std_groups": zero_std / (n / per_prompt),
+        "clip_fraction": clipped / tokens,
+        "approx_kl_to_old": approx_kl / tokens,
+        "entropy": entropy / tokens,
+        "grad_norm": float(sums.grad_norm) / sums.optimizer_steps,
+        "lr": lr,
+        "rollout_tokens_per_s": rollout_total / max(rollout_seconds, 1e-9),
+        "train_tokens_per_s": train_total / max(train_seconds, 1e-9),
+        "rollout_share": rollout_seconds / max(step_seconds, 1e-9),
+        "step_seconds": step_seconds,
+    }
+    if config.kl_coef > 0:
+        record["kl"] = kl / tokens
+    return record
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -272,7 +478,6 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
         step = state["step"]
     metrics = MetricsLogger(config, env, total_steps=total, resume_step=step if start_from else None)
     off_policy = updates_per_step > 1
-    aggregation_scale = 1 if config.loss_aggregation == "microbatch-token-mean" else env.world_size
 
     try:
         model.train()
@@ -301,20 +506,8 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
             rollout_seconds = time.perf_counter() - started
             rollout_tokens = engine.last_stats.completion_tokens
 
-            # 5b. rewards, group-normalised advantages (a group never spans processes)
-            groups = [
-                [score(prompts[r], c) for c in row] for r, row in zip(my_rows, completions, strict=True)
-            ]
-            rewards = torch.tensor([s.reward for group in groups for s in group])
-            advantages = group_advantages(
-                rewards,
-                config.num_generations,
-                scale_by_std=config.scale_rewards_by_std,
-                eps=config.advantage_eps,
-            )
-            samples = [s for group in groups for s in group]
-            for sample, advantage in zip(samples, advantages.tolist(), strict=True):
-                sample.advantage = advantage
+            # 5b. rewards, group-normalised advantages
+            samples, rewards = score_groups(prompts, my_rows, completions, config)
 
             # 5c. old / reference log-probs from the training forward
             if off_policy:
@@ -323,102 +516,20 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
                 fill_logprobs(reference, samples, "ref_logprobs", config, pad_id, env, autocast, packed)
 
             # 5d. optimiser steps over the mini-batches
-            per_prompt = config.num_generations
-            sums = {"loss": 0.0, "clipped": 0.0, "entropy": 0.0, "kl": 0.0, "approx_kl": 0.0, "tokens": 0.0}
-            grad_norms: list[float] = []
-            train_tokens = 0
             train_started = time.perf_counter()
-            for _ in range(config.ppo_epochs):
-                offset = 0
-                for share in shares:
-                    minibatch = samples[offset : offset + len(share) * per_prompt]
-                    offset += len(share) * per_prompt
-                    local_tokens = sum(len(s.completion.token_ids) for s in minibatch)
-                    counts = MinibatchCounts(
-                        tokens=int(all_reduce_sum(local_tokens, env)),
-                        sequences=int(all_reduce_sum(len(minibatch), env)),
-                        micro_batches=-(-len(minibatch) // config.per_device_batch_size),
-                        max_response_length=config.max_response_length,
-                    )
-                    minibatch_loss = 0.0
-                    for chunk in micro_batches(minibatch, config.per_device_batch_size):
-                        batch = to_batch(chunk, pad_id, config, env.device, packed)
-                        width = batch.completion_ids.shape[1]
-                        with autocast:
-                            logprobs, entropy = completion_logprobs(
-                                model, batch, config.temperature, with_entropy=True
-                            )
-                        if off_policy:
-                            old = torch.stack([padded(s.old_logprobs, width) for s in chunk]).to(env.device)
-                        else:
-                            old = logprobs.detach()  # on-policy: ratio exactly 1
-                        adv = torch.tensor([s.advantage for s in chunk], device=env.device)
-                        terms = clipped_policy_loss(
-                            logprobs,
-                            old,
-                            adv,
-                            clip_low=config.clip_ratio_low,
-                            clip_high=config.clip_ratio_high,
-                            clip_ratio_c=config.clip_ratio_c,
-                        )
-                        mask = batch.completion_mask
-                        loss = aggregate(terms.loss, mask, config.loss_aggregation, counts)
-                        if reference is not None:
-                            ref = torch.stack([padded(s.ref_logprobs, width) for s in chunk]).to(env.device)
-                            kl = kl_k3(logprobs, ref)
-                            loss = loss + config.kl_coef * aggregate(
-                                kl, mask, config.loss_aggregation, counts
-                            )
-                            sums["kl"] += float((kl.detach() * mask).sum())
-                        (loss * aggregation_scale).backward()
-                        minibatch_loss += float(loss.detach()) * aggregation_scale
-                        sums["clipped"] += float((terms.clipped * mask).sum())
-                        sums["entropy"] += float((entropy * mask).sum())
-                        sums["approx_kl"] += float((kl_k3(logprobs.detach(), old) * mask).sum())
-                        sums["tokens"] += float(mask.sum())
-                        train_tokens += batch.tokens
-                    grad_norms.append(clip_grad_norm(model, config.max_grad_norm))
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    sums["loss"] += all_reduce_mean(minibatch_loss, env)
-            train_seconds = time.perf_counter() - train_started
+            bounds = [0, *itertools.accumulate(len(share) * config.num_generations for share in shares)]
+            minibatches = [samples[a:b] for a, b in itertools.pairwise(bounds)]
+            sums = update(model, optimizer, scheduler, minibatches, config, env,
+                          pad_id=pad_id, packed=packed, autocast=autocast, reference=reference)  # fmt: skip
             step += 1
 
             # 5e. metrics and checkpoints
             if step % config.log_every_steps == 0 or step == total:
-                step_seconds = time.perf_counter() - started
-                n = all_reduce_sum(len(samples), env)
-                tokens = max(all_reduce_sum(sums["tokens"], env), 1.0)
-                lengths = [len(s.completion.token_ids) for s in samples]
-                group_rewards = rewards.view(-1, per_prompt)
-                record: dict[str, Any] = {
-                    "loss": sums["loss"] / updates_per_step,
-                    "reward": all_reduce_sum(float(rewards.sum()), env) / n,
-                    "accuracy": all_reduce_sum(sum(s.correct for s in samples), env) / n,
-                    "strict_parse_rate": all_reduce_sum(sum(s.strict_parsed for s in samples), env) / n,
-                    "truncated_rate": all_reduce_sum(
-                        sum(s.completion.finish_reason == "length" for s in samples), env
-                    )
-                    / n,
-                    "response_length_mean": all_reduce_sum(sum(lengths), env) / n,
-                    "response_length_max": all_reduce_max(max(lengths), env),
-                    "frac_zero_std_groups": all_reduce_sum(
-                        float((group_rewards.max(1).values == group_rewards.min(1).values).sum()), env
-                    )
-                    / (n / per_prompt),
-                    "clip_fraction": all_reduce_sum(sums["clipped"], env) / tokens,
-                    "approx_kl_to_old": all_reduce_sum(sums["approx_kl"], env) / tokens,
-                    "entropy": all_reduce_sum(sums["entropy"], env) / tokens,
-                    "grad_norm": sum(grad_norms) / len(grad_norms),
-                    "lr": scheduler.get_last_lr()[0],
-                    "rollout_tokens_per_s": all_reduce_sum(rollout_tokens, env) / max(rollout_seconds, 1e-9),
-                    "train_tokens_per_s": all_reduce_sum(train_tokens, env) / max(train_seconds, 1e-9),
-                    "rollout_share": rollout_seconds / max(step_seconds, 1e-9),
-                    "step_seconds": step_seconds,
-                }
-                if reference is not None:
-                    record["kl"] = all_reduce_sum(sums["kl"], env) / tokens
+                timings = {
+                    "started": started, "rollout_seconds": rollout_seconds, "train_started": train_started
+                }  # fmt: skip
+                record = step_record(samples, rewards, sums, config, env, rollout_tokens=rollout_tokens,
+                                     timings=timings, lr=scheduler.get_last_lr()[0])  # fmt: skip
                 metrics.log(step, record)
             if config.save_every_steps and step % config.save_every_steps == 0 and step < total:
                 save_checkpoint(
