@@ -1,22 +1,21 @@
-"""The Bradley-Terry trainer end to end (slow): it learns, it scales out, it survives SIGKILL.
+"""The Bradley-Terry trainer end to end (slow): it learns, and it resumes exactly.
 
 - Learning: a tiny classifier trained on the embedded ToolPref-style pairs reaches held-out
   pairwise accuracy clearly above chance, and lm-eval's ``trbench_bfcl_disc`` through ``hf-rm``
   scores the trained checkpoint above the untrained one on the same pairs.
-- Distributed: 2 processes (torchrun, gloo, FSDP2) give the single-process loss curve for the
-  same global batch and seed, and their consolidated checkpoint loads in ``hf-rm``.
-- Faults: a run SIGKILLed between checkpoints, or while writing one, resumes (``--resume``) to the
-  parameters of the uninterrupted run.
+  (The trained checkpoint loading in ``hf-rm`` is part of that run.)
+- Resume: a run resumed from a checkpoint ends with the parameters of the uninterrupted run.
+
+Proved once, for the core loop every trainer shares: 2 processes (torchrun, gloo, FSDP2) match
+one (tests/test_train_core_distributed.py); a SIGKILL while a checkpoint is written resumes from
+the previous one (tests/test_train_core.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import textwrap
+import shutil
 from pathlib import Path
 
 import pytest
@@ -127,32 +126,11 @@ def test_trained_rm_beats_untrained_on_held_out_pairs_and_trbench(
     assert trained["w_avg"] > untrained["w_avg"], (trained["w_avg"], untrained["w_avg"])
 
 
-# --- distributed -----------------------------------------------------------------------------------
+# --- resume ----------------------------------------------------------------------------------------
 
 
-def run_cli(args: list[str], *, torchrun: int = 0, timeout: int = 600) -> subprocess.CompletedProcess:
-    launcher = (
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            str(torchrun),
-            "-m",
-            "toolrm_train",
-        ]
-        if torchrun
-        else [sys.executable, "-m", "toolrm_train"]
-    )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run(
-        [*launcher, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
-    )
-
-
-def common_args(model_dir: Path, pairs: Path, out: Path) -> list[str]:
+def run_args(model_dir: Path, pairs: Path, out: Path) -> list[str]:
     return [
-        "bt",
         f"model_name_or_path={model_dir}",
         f"dataset_path={pairs}",
         f"output_dir={out}",
@@ -167,118 +145,40 @@ def common_args(model_dir: Path, pairs: Path, out: Path) -> list[str]:
     ]
 
 
-def test_two_processes_match_one_and_the_checkpoint_loads_in_hf_rm(
-    tiny_classifier_dir: Path, small_pairs_file: Path, tmp_path: Path
-) -> None:
-    single = run_cli([*common_args(tiny_classifier_dir, small_pairs_file, tmp_path / "one"),
-                      "per_device_batch_size=4", "max_steps=4"])  # fmt: skip
-    assert single.returncode == 0, single.stderr[-3000:]
-    double = run_cli([*common_args(tiny_classifier_dir, small_pairs_file, tmp_path / "two"),
-                      "per_device_batch_size=2", "max_steps=4"], torchrun=2)  # fmt: skip
-    assert double.returncode == 0, double.stderr[-3000:]
-    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
-    assert sorted(one) == sorted(two) == [1, 2, 3, 4]
-    for step in one:
-        assert two[step] == pytest.approx(one[step], abs=1e-5), (step, one, two)
-    assert len(set(one.values())) > 1  # the parameters moved
-    evals_one = [r["eval_accuracy"] for r in metrics(tmp_path / "one") if "eval_accuracy" in r]
-    evals_two = [r["eval_accuracy"] for r in metrics(tmp_path / "two") if "eval_accuracy" in r]
-    assert evals_one == pytest.approx(evals_two)
-    # Adam divides by sqrt(v): on parameters with near-zero gradients, 1e-7 rounding differences of
-    # the reduced gradients become differences of up to about lr per step (observed 1.5e-4 at lr 1e-3);
-    # the weights themselves moved by ~lr x steps, so a broken reduction would show far above this.
-    assert max_weight_difference(tmp_path / "one" / "final", tmp_path / "two" / "final") < 1e-3
-    assert max_weight_difference(tiny_classifier_dir, tmp_path / "one" / "final") > 2e-3
-
-    from harness_tasks.models.hf_reward_model import HFRewardModel
-
-    rm = HFRewardModel(pretrained=str(tmp_path / "two" / "final"), dtype="float32", show_progress=False)
-    ids = rm.encoder.encode([[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]])
-    assert len(rm.score(ids, ["probe"])) == 1
-
-
-# --- faults ----------------------------------------------------------------------------------------
-
-KILL_WRAPPER = textwrap.dedent(
-    """
-    import os, signal, sys
-    import toolrm_train.bt.trainer as trainer
-    import toolrm_train.core.checkpoint as checkpoint
-    where, at = sys.argv[1], int(sys.argv[2])
-
-    def die():
-        sys.stdout.flush(); sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    if where == "step":  # SIGKILL inside optimiser step `at` (after checkpoint writes before it)
-        real_clip, calls = trainer.clip_grad_norm, [0]
-        def clip(*args, **kwargs):
-            calls[0] += 1
-            if calls[0] == at:
-                die()
-            return real_clip(*args, **kwargs)
-        trainer.clip_grad_norm = clip
-    else:  # SIGKILL inside the write of checkpoint `at`: its DCP shards are on disk, its HF copy is not
-        real_export = checkpoint.export_hf
-        def export(model, tokenizer, out_dir, env):
-            if out_dir.parent.name == f"{checkpoint.TMP_PREFIX}{at}":
-                die()
-            return real_export(model, tokenizer, out_dir, env)
-        checkpoint.export_hf = export
-    from toolrm_train.core.cli import main
-    sys.exit(main(sys.argv[3:]))
-    """
-)
-
-
-def run_killed(where: str, at: int, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    wrapper = tmp_path / "kill_wrapper.py"
-    wrapper.write_text(KILL_WRAPPER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, str(wrapper), where, str(at), *args],
-        capture_output=True, text=True, env=env, timeout=600, cwd=ROOT,
-    )  # fmt: skip
-
-
 @pytest.fixture
 def one_thread():
-    """The killed runs use one thread (OMP_NUM_THREADS=1); the in-process runs must too, or CPU
-    kernels reduce in another order and bit-identical continuation cannot be asked for."""
+    """One thread for both runs: CPU kernels reduce in a thread-count-dependent order, and
+    bit-identical continuation is asked for."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
 
-def test_sigkill_between_and_during_checkpoints_resumes_to_the_same_parameters(
-    tiny_classifier_dir: Path,
-    small_pairs_file: Path,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-    one_thread: None,
+def test_a_resumed_run_reaches_the_same_parameters(
+    tiny_classifier_dir: Path, small_pairs_file: Path, tmp_path: Path, one_thread: None
 ) -> None:
-    def args(name: str) -> list[str]:
-        run = ["per_device_batch_size=4", "max_steps=6", "save_every_steps=2", "keep_last_checkpoints=3"]
-        return [*common_args(tiny_classifier_dir, small_pairs_file, tmp_path / name), *run]
+    """Resume from checkpoint-2 of a finished run, in process: bit-identical parameters and losses.
+
+    A SIGKILL during a checkpoint write and half-written checkpoints are the core's, proved once in
+    tests/test_train_core.py; here the BT trainer's own state (data order, eval split, optimiser,
+    schedule) must come back whole.
+    """
 
     def config(name: str) -> BTConfig:
-        return load_config(BTConfig, None, args(name)[1:])
+        run = ["per_device_batch_size=4", "max_steps=6", "save_every_steps=2", "keep_last_checkpoints=3"]
+        return load_config(
+            BTConfig, None, [*run_args(tiny_classifier_dir, small_pairs_file, tmp_path / name), *run]
+        )
 
     reference = train(config("uninterrupted"), resume=False)
-
-    between = run_killed("step", 3, args("between"), tmp_path)
-    assert between.returncode == -signal.SIGKILL, between.stderr[-3000:]
-    assert sorted(p.name for p in (tmp_path / "between").glob("checkpoint-*")) == ["checkpoint-2"]
-    resumed = train(config("between"), resume=True)
+    assert max_weight_difference(tiny_classifier_dir, reference) > 2e-3  # training moved the parameters
+    shutil.copytree(
+        tmp_path / "uninterrupted",
+        tmp_path / "resumed",
+        ignore=shutil.ignore_patterns("final", "checkpoint-4"),
+    )
+    assert sorted(p.name for p in (tmp_path / "resumed").glob("checkpoint-*")) == ["checkpoint-2"]
+    resumed = train(config("resumed"), resume=True)
     assert max_weight_difference(reference, resumed) == 0.0
-    assert losses(tmp_path / "between") == losses(tmp_path / "uninterrupted")
-
-    during = run_killed("checkpoint", 4, args("during"), tmp_path)
-    assert during.returncode == -signal.SIGKILL, during.stderr[-3000:]
-    assert (tmp_path / "during" / ".tmp-checkpoint-4" / "dcp").is_dir()  # killed mid-write
-    with caplog.at_level("WARNING"):
-        resumed = train(config("during"), resume=True)
-    assert "half-written checkpoint" in caplog.text and ".tmp-checkpoint-4" in caplog.text
-    assert max_weight_difference(reference, resumed) == 0.0
-    assert losses(tmp_path / "during") == losses(tmp_path / "uninterrupted")
+    assert losses(tmp_path / "resumed") == losses(tmp_path / "uninterrupted")
