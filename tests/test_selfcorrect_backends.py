@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from vllm_cpu_args import vllm_cpu_model_args
+from vllm_cpu_args import VLLM_GENERATIVE_LIMIT
 
 from harness_tasks.trbench_selfcorrect import _generate_configs
 
@@ -82,23 +82,10 @@ def test_hf_backend_runs_both_rounds_and_reports_every_metric(tiny_causal_lm_dir
 
 
 @pytest.mark.slow
-def test_vllm_backend_runs_both_rounds_and_reports_every_metric(tiny_causal_lm_dir, tmp_path):
-    limit = 4
-    run_cli(
-        [
-            "--model", "vllm",
-            "--model_args",
-            vllm_cpu_model_args(tiny_causal_lm_dir),
-            "--tasks", "trbench_selfcorrect_think,trbench_selfcorrect_oracle_think",
-            "--apply_chat_template",
-            "--gen_kwargs", "max_gen_toks=8",
-            "--limit", str(limit),
-            "--output_path", str(tmp_path),
-            "--log_samples",
-        ],
-        entry=[sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py")],
-    )  # fmt: skip
-    results, samples = read_run(tmp_path)
+def test_vllm_backend_runs_both_rounds_and_reports_every_metric(vllm_generative_run):
+    """Self-correction's part of the suite's one ``--model vllm`` run (conftest.py)."""
+    limit = VLLM_GENERATIVE_LIMIT
+    results, samples = read_run(vllm_generative_run)
     for task in ("trbench_selfcorrect_think", "trbench_selfcorrect_oracle_think"):
         assert_every_metric_reported(results, task, limit)
     oracle = [json.loads(s["resps"][0][0]) for s in samples["trbench_selfcorrect_oracle_think"]]

@@ -14,7 +14,7 @@ import lm_eval
 import pytest
 from lm_eval.tasks import TaskManager
 from scripted_judges import ScriptedJudge
-from vllm_cpu_args import vllm_cpu_model_args
+from vllm_cpu_args import VLLM_GENERATIVE_LIMIT
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORIES, CATEGORY_NAMES
@@ -144,9 +144,11 @@ def run_cli(
     return completed
 
 
-def read_results(output_dir: Path) -> tuple[dict, list[dict]]:
+def read_results(output_dir: Path, task: str = "") -> tuple[dict, list[dict]]:
+    """The run's results and the samples of ``task`` (every task's when empty)."""
     [results_file] = output_dir.glob("*/results_*.json")
-    samples = [json.loads(line) for f in output_dir.glob("*/samples_*.jsonl") for line in f.open()]
+    pattern = f"*/samples_{task}_2*.jsonl" if task else "*/samples_*.jsonl"  # the date follows the name
+    samples = [json.loads(line) for f in output_dir.glob(pattern) for line in f.open()]
     return json.loads(results_file.read_text()), samples
 
 
@@ -193,26 +195,12 @@ def test_hf_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_vllm_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
-    """`--model vllm` on the vllm-cpu build (through the test-only version shim)."""
-    run_cli(
-        [
-            "--model", "vllm",
-            "--model_args",
-            vllm_cpu_model_args(tiny_causal_lm_dir),
-            "--tasks", "trbench_bfcl_think",
-            "--apply_chat_template",
-            "--gen_kwargs", "max_gen_toks=8",
-            "--limit", "16",
-            "--output_path", str(tmp_path),
-            "--log_samples",
-        ],
-        entry=[sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py")],
-    )  # fmt: skip
-    results, samples = read_results(tmp_path)
+def test_vllm_backend_run_reports_every_metric(vllm_generative_run):
+    """`--model vllm` on the vllm-cpu build: this task's part of the suite's one vLLM run (conftest.py)."""
+    results, samples = read_results(vllm_generative_run, "trbench_bfcl_think")
     assert_every_metric_reported(results, "trbench_bfcl_think")
-    assert results["results"]["trbench_bfcl_think"]["n_pairs,none"] == 8
-    assert len(samples) == 16 and all(isinstance(s["resps"][0][0], str) for s in samples)
+    assert results["results"]["trbench_bfcl_think"]["n_pairs,none"] == VLLM_GENERATIVE_LIMIT // 2
+    assert len(samples) == VLLM_GENERATIVE_LIMIT and all(isinstance(s["resps"][0][0], str) for s in samples)
 
 
 def _reference_answer(output: str) -> str | None:
