@@ -144,7 +144,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--smoke",
         action="store_true",
         help="a quick check that everything runs: the chosen shape with 1 layer, the 2 shortest pairs, "
-        "1 round, float32 on the CPU (overrides --layers, --pairs, --repeats, --device, --dtype)",
+        "1 round, float32 on the CPU, the tokenizer's own vocabulary "
+        "(overrides --layers, --pairs, --repeats, --device, --dtype)",
     )
     args = parser.parse_args(argv)
     if args.smoke:
@@ -188,6 +189,8 @@ def prepare_model(args: argparse.Namespace, work_dir: Path) -> tuple[Path, torch
     tiny_dir = build_tiny_classifier(work_dir / "tokenizer-source", texts=texts)
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     shape = {**QWEN3_4B_SHAPE, "num_hidden_layers": args.layers or QWEN3_4B_SHAPE["num_hidden_layers"]}
+    if args.smoke:
+        shape["vocab_size"] = len(tokenizer)  # a CPU smoke run needs no 389M-parameter embedding
     config = Qwen3Config(
         **shape,
         num_labels=1,

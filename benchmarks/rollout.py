@@ -89,7 +89,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed rounds per backend (fastest counts)")
     parser.add_argument(
-        "--smoke", action="store_true", help="1 layer (of --shape), 2 prompts, 8 tokens, CPU float32"
+        "--smoke",
+        action="store_true",
+        help="1 layer (of --shape), the tokenizer's vocabulary, 2 prompts, 8 tokens, CPU float32",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for rollout_<device>.json")
     args = parser.parse_args(argv)
@@ -117,7 +119,9 @@ def build_model(args: argparse.Namespace, scratch: Path) -> tuple[torch.nn.Modul
         model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
     else:
         torch.manual_seed(0)
-        shape = {**SHAPES[args.shape], **({"num_hidden_layers": 1} if args.smoke else {})}
+        shape = dict(SHAPES[args.shape])
+        if args.smoke:  # 1 layer and the tokenizer's vocabulary: no 156M-parameter embedding on a CPU
+            shape.update(num_hidden_layers=1, vocab_size=len(tokenizer))
         config = Qwen3Config(
             **shape,
             tie_word_embeddings=True,

@@ -52,8 +52,9 @@ def test_gpu_check_smoke_runs_every_benchmark_without_lm_eval_or_vllm(tmp_path):
     assert match, by_name["disc_scoring"]
     figures = json.loads((tmp_path / "disc_scoring" / "disc_scoring_cpu.json").read_text())
     setup = figures["setup"]
-    # the Qwen3-4B shape cut to one layer: 151,936 x 2,560 embeddings alone are 389M parameters
-    assert setup["layers"] == 1 and setup["parameters"] > 389_000_000
+    # the Qwen3-4B shape cut to one layer (about 101M parameters) on the tokenizer's small vocabulary
+    # (the real 151,936 x 2,560 embedding alone would be 389M parameters, seconds to build on a CPU)
+    assert setup["layers"] == 1 and 100_000_000 < setup["parameters"] < 150_000_000
     assert setup["pairs"] == 2 and setup["conversations"] == 4 and setup["dtype"] == "float32"
     peak = setup["matmul_peak_flops_per_second"]
     assert peak > 1e8
