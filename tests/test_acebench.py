@@ -203,11 +203,11 @@ def test_python_call_round_trip_and_rejections():
 
 
 def test_parser_stays_fast_on_hostile_input():
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy neighbour on a shared machine does not count
     for text in ["[" * 50_000, "[f(a='" + "x" * 200_000, "[" + "f(a=1)," * 20_000 + "]"]:
         with contextlib.suppress(AceCallFormatError):
             parse_python_calls(text)
-    assert time.perf_counter() - started < 5
+    assert time.thread_time() - started < 5
 
 
 def test_malformed_rows_name_file_row_and_field(tmp_path):

@@ -139,11 +139,11 @@ ADVERSARIAL = {
 def test_one_megabyte_adversarial_output_parses_within_a_second(name):
     output = ADVERSARIAL[name]
     assert len(output) >= 1_000_000
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy neighbour on a shared machine does not count
     for mode in ("reference", "final_answer"):
         parse_choice(output, mode=mode)
     compute_score("trbench", output, "1")
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def test_training_reward_is_the_reference_strict_rule():

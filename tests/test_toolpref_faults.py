@@ -210,9 +210,9 @@ def test_bfcl_call_strings_with_arithmetic_bombs_are_refused(tmp_path):
     )  # fmt: skip
     path = tmp_path / "bfcl.jsonl"
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy neighbour on a shared machine does not count
     trajectories, log = load(path)
-    assert time.monotonic() - started < 5
+    assert time.thread_time() - started < 5
     assert dict(log.counts) == {("normalise", "invalid_ground_truth"): 5}
     kept = log.examples[("normalise", "invalid_ground_truth")]
     assert [issue.where for issue in kept] == [f"{path}, line {n}" for n in range(1, 6)]
@@ -294,13 +294,13 @@ def test_one_megabyte_adversarial_row_goes_through_the_pipeline_in_seconds(tmp_p
     path.write_text(json.dumps(row) + "\n" + json.dumps(xlam_row(1)) + "\n")
     assert path.stat().st_size > 1_000_000
     config = PipelineConfig(inputs=[str(path)], out_dir=tmp_path / "out", samples_per_context=1, plot=False)
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a busy neighbour on a shared machine does not count
     _alarm(120)
     try:
         result = run_pipeline(config)
     finally:
         signal.alarm(0)
-    seconds = time.monotonic() - started
+    seconds = time.process_time() - started
     assert seconds < 30, seconds
     counts = result.stats["counts"]
     assert counts["trajectories (self-checked)"] == 2  # the hostile row is read, its tools from the row
