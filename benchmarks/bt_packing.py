@@ -22,9 +22,9 @@ from the actual sequence lengths, i.e. the rejected tail attending to the histor
 recomputing, over the matmul peak measured in this process). The last line is the ratio
 packed/plain of pairs/s (equal to the ratio of training tokens/s).
 
-    python benchmarks/bt_packing.py --out benchmarks/results          # tiny Qwen3 classifier, CPU
-    python benchmarks/bt_packing.py --shape qwen3-4b --device cuda --dtype bfloat16 --out DIR
-    python benchmarks/bt_packing.py --smoke                           # CI: 1 layer, a few pairs
+    python -m benchmarks.bt_packing --out benchmarks/results          # tiny Qwen3 classifier, CPU
+    python -m benchmarks.bt_packing --shape qwen3-4b --device cuda --dtype bfloat16 --out DIR
+    python -m benchmarks.bt_packing --smoke                           # CI: 1 layer, a few pairs
 """
 
 from __future__ import annotations
@@ -41,12 +41,8 @@ from typing import Any
 
 import torch
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # mfu.py, disc_scoring.py beside this file
-
-from disc_scoring import QWEN3_4B_SHAPE
-from mfu import forward_flops, measure_matmul_peak, mfu
-
+from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state
+from benchmarks.mfu import forward_flops, measure_matmul_peak, mfu
 from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from toolrm_train.bt.data import read_pairs, tokenize_pairs
@@ -95,7 +91,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--layers", type=int, help="override the built model's layer count")
     parser.add_argument("--pairs", type=int, help="training pairs per round (default 64; qwen3-4b: 32)")
     parser.add_argument("--batch-size", type=int, help="pairs per training step (default 8; qwen3-4b: 4)")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds per mode; the fastest counts")
     parser.add_argument("--device", help="default: cuda for --shape qwen3-4b when present, else cpu")
     parser.add_argument(
         "--dtype",
@@ -108,11 +103,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         help="default: on for qwen3-4b (as the trainer's recipe), off for the tiny model",
     )
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument(
         "--smoke", action="store_true", help="1 layer, the 2 shortest pairs, 1 round: a quick CI check"
     )
-    parser.add_argument("--out", type=Path, help="folder for the JSON result file bt_packing_<device>.json")
+    add_run_arguments(parser, repeats=3, out_help="folder for the JSON result file bt_packing_<device>.json")
     args = parser.parse_args(argv)
     big = args.shape == "qwen3-4b" and args.model is None
     if args.smoke:
@@ -128,8 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.batch_size = args.batch_size or (4 if big else 8)
     if args.gradient_checkpointing is None:
         args.gradient_checkpointing = big and not args.smoke
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     return args
 
 
@@ -145,7 +138,10 @@ def build_model(args: argparse.Namespace, work: Path) -> tuple[torch.nn.Module, 
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
         return model.to(args.device), AutoTokenizer.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(build_tiny_classifier(work / "tokenizer-source"))
-    shape = {**QWEN3_4B_SHAPE, "num_hidden_layers": args.layers or QWEN3_4B_SHAPE["num_hidden_layers"]}
+    shape = {
+        **QWEN3_SHAPES["qwen3-4b"],
+        "num_hidden_layers": args.layers or QWEN3_SHAPES["qwen3-4b"]["num_hidden_layers"],
+    }
     if args.smoke:
         shape["vocab_size"] = len(tokenizer)  # a CPU smoke run needs no 389M-parameter embedding
     config = Qwen3Config(
@@ -294,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "matmul_peak_tflops": peak / 1e12,
         "max_abs_reward_diff_packed_vs_plain": reward_diff,
-        "command": "python benchmarks/bt_packing.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m benchmarks.bt_packing " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine_state(),
     }
     print(json.dumps(setup))
     header = ("mode", "pairs/s", "train tok/s", "fed tok/pair", "TFLOP/s", "MFU", "best s")

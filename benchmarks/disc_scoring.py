@@ -17,10 +17,10 @@ score difference from the reference, and, as its last line, the throughput ratio
 backend to the reference. Each backend runs ``--repeats`` times and its fastest round counts,
 because a shared machine slows single rounds.
 
-    python benchmarks/disc_scoring.py                        # tiny Qwen3 classifier, CPU
-    python benchmarks/disc_scoring.py --shape qwen3-4b --out benchmarks/results/h200
+    python -m benchmarks.disc_scoring                        # tiny Qwen3 classifier, CPU
+    python -m benchmarks.disc_scoring --shape qwen3-4b --out benchmarks/results/h200
                                                              # Qwen3-4B-shaped, bf16, CUDA
-    python benchmarks/disc_scoring.py --smoke --out /tmp/x   # 1 layer, 2 short pairs, CPU: seconds
+    python -m benchmarks.disc_scoring --smoke --out /tmp/x   # 1 layer, 2 short pairs, CPU: seconds
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mfu import forward_flops, measure_matmul_peak, mfu
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Qwen3Config
 
+from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state
+from benchmarks.mfu import forward_flops, measure_matmul_peak, mfu
 from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import (
@@ -57,19 +58,7 @@ from harness_tasks.trbench_bfcl.dataset import read_pairs
 
 BACKENDS = ("reference", "hf-rm", "vllm")
 
-QWEN3_4B_SHAPE = {
-    "vocab_size": 151936,
-    "hidden_size": 2560,
-    "intermediate_size": 9728,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 40960,
-    "rms_norm_eps": 1e-6,
-    "rope_theta": 1_000_000.0,
-}
-"""Qwen3-4B's published architecture; the benchmark needs its cost, not its weights."""
+QWEN3_4B_SHAPE = QWEN3_SHAPES["qwen3-4b"]
 
 
 @dataclass
@@ -117,7 +106,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="reference,hf-rm",
         help=f"comma-separated, from {', '.join(BACKENDS)}; the reference always runs",
     )
-    parser.add_argument("--repeats", type=int, default=3, help="rounds per backend; the fastest counts")
     parser.add_argument(
         "--max-batch-tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS, help="hf-rm token budget per pass"
     )
@@ -130,10 +118,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tolerance", type=float, help="largest allowed |score diff| (default by dtype)")
     parser.add_argument("--vllm-max-model-len", type=int, default=16384)
     parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="folder to write the figures to, as disc_scoring_<cpu|cuda>.json (created if missing)",
+    add_run_arguments(
+        parser,
+        repeats=3,
+        out_help="folder to write the figures to, as disc_scoring_<cpu|cuda>.json (created if missing)",
     )
     parser.add_argument(
         "--peak-seconds",
@@ -148,6 +136,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(overrides --layers, --pairs, --repeats, --device, --dtype)",
     )
     args = parser.parse_args(argv)
+    apply_threads(args)
     if args.smoke:
         args.layers, args.pairs, args.repeats = 1, 2, 1
         args.device, args.dtype = "cpu", "float32"
@@ -390,6 +379,7 @@ def environment(args: argparse.Namespace, token_ids: list[list[int]], model: tor
         "max_batch_tokens": args.max_batch_tokens,
         "repeats": args.repeats,
         "tolerance": args.tolerance,
+        "machine": machine_state(),
     }
 
 

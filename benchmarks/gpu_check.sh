@@ -88,7 +88,7 @@ run_benchmark() {
         return
     fi
     mkdir -p "$dir"
-    timeout --kill-after=10 "$limit" "$PYTHON" "$ROOT/benchmarks/$script" "$@" "${MODE[@]}" --out "$dir" \
+    timeout --kill-after=10 "$limit" "$PYTHON" -m "benchmarks.${script%.py}" "$@" "${MODE[@]}" --out "$dir" \
         > "$dir/stdout.txt" 2> "$dir/stderr.log"
     status=$?
     last="$(grep -v '^[[:space:]]*$' "$dir/stdout.txt" | tail -n 1)"

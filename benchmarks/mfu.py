@@ -40,7 +40,7 @@ after a warm-up; the fastest burst counts, so a neighbour's load on a shared mac
 peak less than it would a mean. On one H200 in bf16 an 8192³ product runs at about 770–800
 TFLOP/s on random data, about 80% of the datasheet's 989.
 
-    python benchmarks/mfu.py --device cuda --dtype bfloat16     # print the measured peak
+    python -m benchmarks.mfu --device cuda --dtype bfloat16     # print the measured peak
 """
 
 from __future__ import annotations

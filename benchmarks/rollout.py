@@ -15,16 +15,15 @@ Prints completion tokens/second per backend, its ratio to ``generate``, the MFU 
 (:mod:`mfu`; peak measured in this process), and as its LAST line the engine's ratio to generate.
 Each backend runs ``--repeats`` times after a warm-up; the fastest round counts (shared machine).
 
-    python benchmarks/rollout.py --out benchmarks/results            # tiny Qwen3, CPU
-    python benchmarks/rollout.py --shape qwen3-0.6b --out DIR        # on CUDA: bf16, random weights
-    python benchmarks/rollout.py --smoke --out /tmp/x                # 1 layer, seconds
+    python -m benchmarks.rollout --out benchmarks/results            # tiny Qwen3, CPU
+    python -m benchmarks.rollout --shape qwen3-0.6b --out DIR        # on CUDA: bf16, random weights
+    python -m benchmarks.rollout --smoke --out /tmp/x                # 1 layer, seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -32,33 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mfu import decode_flops, forward_flops, measure_matmul_peak, mfu
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
+from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state
+from benchmarks.mfu import decode_flops, forward_flops, measure_matmul_peak, mfu
 from toolrm_train.rollout import EngineConfig, RolloutEngine, SamplingParams
 
 
-SHAPES: dict[str, dict[str, Any]] = {
-    "qwen3-0.6b": {
-        "vocab_size": 151936,
-        "hidden_size": 1024,
-        "intermediate_size": 3072,
-        "num_hidden_layers": 28,
-        "num_attention_heads": 16,
-        "num_key_value_heads": 8,
-        "head_dim": 128,
-    },
-    "qwen3-4b": {
-        "vocab_size": 151936,
-        "hidden_size": 2560,
-        "intermediate_size": 9728,
-        "num_hidden_layers": 36,
-        "num_attention_heads": 32,
-        "num_key_value_heads": 8,
-        "head_dim": 128,
-    },
-}
-"""Published Qwen3 architectures; the benchmark needs their cost, not their weights."""
+SHAPES = QWEN3_SHAPES
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,14 +67,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--backends", default="generate,engine,vllm", help="comma-separated; vllm only if installed"
     )
-    parser.add_argument("--repeats", type=int, default=2, help="timed rounds per backend (fastest counts)")
     parser.add_argument(
         "--smoke",
         action="store_true",
         help="1 layer (of --shape), the tokenizer's vocabulary, 2 prompts, 8 tokens, CPU float32",
     )
-    parser.add_argument("--out", type=Path, required=True, help="folder for rollout_<device>.json")
+    add_run_arguments(parser, repeats=2, out_help="folder for rollout_<device>.json")
     args = parser.parse_args(argv)
+    if args.out is None:
+        parser.error("--out is required")
+    apply_threads(args)
     if args.smoke:
         args.device, args.dtype = "cpu", "float32"
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -127,7 +109,6 @@ def build_model(args: argparse.Namespace, scratch: Path) -> tuple[torch.nn.Modul
             tie_word_embeddings=True,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
-            max_position_embeddings=40960,
         )
         with torch.device(args.device):
             model = Qwen3ForCausalLM(config).to(dtype)
@@ -282,12 +263,11 @@ def main(argv: list[str] | None = None) -> None:
             f"MFU {100 * result['mfu']:.3f}%  ({result['tokens']} tokens, best of {len(result['seconds'])})"
         )
     report = {
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.rollout", *(argv if argv is not None else sys.argv[1:])]),
         "args": {k: str(v) for k, v in vars(args).items()},
         "machine": {
-            "platform": platform.platform(),
+            **machine_state(),
             "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if args.device == "cuda" else None,
         },
         "matmul_peak_flops": peak,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -40,38 +41,69 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"))
 
 
-# --- one vLLM engine start for every task family's `--model vllm` test --------------------------------
+# --- one generative lm-eval run per backend (tests/generative_runs.py) ----------------------------------
 
 VLLM_TOOLRM_EVAL = [sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py")]
 """The ``toolrm-eval`` entry for ``--model vllm`` on vLLM's CPU build (a guarded script: vLLM's
 spawned workers re-import the main module)."""
 
 
-@pytest.fixture(scope="session")
-def vllm_generative_run(tiny_causal_lm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The output folder of ONE ``toolrm-eval --model vllm`` run of every generative task family.
-
-    Starting vLLM's engine on CPU costs about a minute; TRBench-BFCL, Best-of-N (listwise and
-    knockout) and self-correction (critic and oracle rounds) share one start, as a user's run of
-    several tasks would, and each family's test reads its own task's results and samples.
-    """
+def _run_toolrm_eval(entry: list[str], args: list[str]) -> None:
     import subprocess
 
-    from vllm_cpu_args import VLLM_GENERATIVE_LIMIT, VLLM_GENERATIVE_TASKS, vllm_cpu_model_args
+    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    completed = subprocess.run([*entry, *args], capture_output=True, text=True, env=env, timeout=1200)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
+
+
+@pytest.fixture(scope="session")
+def hf_generative_run(tiny_causal_lm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ONE ``toolrm-eval --model hf`` run of every generative task family.
+
+    Self-correction's no-critic task revises with a declared reviser model (``reviser_model_args``:
+    a second model loaded with the same backend); the other tasks ignore that metadata key.
+    """
+    from generative_runs import GENERATIVE_LIMIT, HF_GENERATIVE_TASKS
+
+    out = tmp_path_factory.mktemp("hf-generative-run")
+    model_args = f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False"
+    _run_toolrm_eval(
+        [sys.executable, "-m", "harness_tasks.cli"],
+        [
+            "--model", "hf",
+            "--model_args", model_args,
+            "--tasks", ",".join(HF_GENERATIVE_TASKS),
+            "--apply_chat_template",
+            "--gen_kwargs", "max_gen_toks=8,do_sample=False",
+            "--limit", str(GENERATIVE_LIMIT),
+            "--device", "cpu",
+            "--output_path", str(out),
+            "--log_samples",
+            "--metadata", json.dumps({"reviser_model_args": model_args}),
+        ],
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def vllm_generative_run(tiny_causal_lm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ONE ``toolrm-eval --model vllm`` run of every generative task family:
+    one vLLM engine start (about a minute on CPU) for all of them."""
+    from generative_runs import GENERATIVE_LIMIT, VLLM_GENERATIVE_TASKS
+    from vllm_cpu_args import vllm_cpu_model_args
 
     out = tmp_path_factory.mktemp("vllm-generative-run")
-    command = [
-        *VLLM_TOOLRM_EVAL,
-        "--model", "vllm",
-        "--model_args", vllm_cpu_model_args(tiny_causal_lm_dir),
-        "--tasks", ",".join(VLLM_GENERATIVE_TASKS),
-        "--apply_chat_template",
-        "--gen_kwargs", "max_gen_toks=8",
-        "--limit", str(VLLM_GENERATIVE_LIMIT),
-        "--output_path", str(out),
-        "--log_samples",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
+    _run_toolrm_eval(
+        VLLM_TOOLRM_EVAL,
+        [
+            "--model", "vllm",
+            "--model_args", vllm_cpu_model_args(tiny_causal_lm_dir),
+            "--tasks", ",".join(VLLM_GENERATIVE_TASKS),
+            "--apply_chat_template",
+            "--gen_kwargs", "max_gen_toks=8",
+            "--limit", str(GENERATIVE_LIMIT),
+            "--output_path", str(out),
+            "--log_samples",
+        ],
+    )  # fmt: skip
     return out

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from vllm_cpu_args import VLLM_GENERATIVE_LIMIT
+from generative_runs import GENERATIVE_LIMIT
 
 from harness_tasks.trbench_bon.bon_metrics import metrics_for
 from toolrm_leaderboard.read import read_results_file
@@ -66,24 +66,15 @@ def check_generative_run(output_dir: Path, limit: int) -> None:
 
 
 @pytest.mark.slow
-def test_hf_backend_runs_listwise_and_knockout(tiny_causal_lm_dir, tmp_path):
-    run_cli(
-        [
-            "--model", "hf",
-            "--model_args", f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False",
-            "--tasks", "trbench_bon_no_think,trbench_bon_no_think_knockout",
-            "--apply_chat_template", "--gen_kwargs", "max_gen_toks=4",
-            "--limit", "2", "--device", "cpu",
-            "--output_path", str(tmp_path), "--log_samples",
-        ]
-    )  # fmt: skip
-    check_generative_run(tmp_path, limit=2)
+def test_hf_backend_runs_listwise_and_knockout(hf_generative_run):
+    """`--model hf`: Best-of-N's part of the suite's one generative hf run (conftest.py)."""
+    check_generative_run(hf_generative_run, limit=GENERATIVE_LIMIT)
 
 
 @pytest.mark.slow
 def test_vllm_backend_runs_listwise_and_knockout(vllm_generative_run):
     """`--model vllm` on the vllm-cpu build: Best-of-N's part of the suite's one vLLM run (conftest.py)."""
-    check_generative_run(vllm_generative_run, limit=VLLM_GENERATIVE_LIMIT)
+    check_generative_run(vllm_generative_run, limit=GENERATIVE_LIMIT)
 
 
 @pytest.mark.slow

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3ForSequenceClassification
 
-
-def _load_mfu():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "mfu.py"
-    spec = importlib.util.spec_from_file_location("benchmarks_mfu", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mfu = _load_mfu()
+from benchmarks import mfu
 
 
 def tiny_config(**extra) -> Qwen3Config:

@@ -1,30 +1,17 @@
 """Real ``toolrm-eval`` runs of the self-correction tasks with ``--model hf`` and ``--model vllm``
 (vLLM's CPU build) on a tiny random Qwen3: the outputs are noise, so what is checked is that both
-rounds run through the backend, every metric is reported, and nothing is dropped."""
+rounds run through the backend, every metric is reported, and nothing is dropped. The runs are the
+suite's shared generative runs (conftest.py, tests/generative_runs.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from vllm_cpu_args import VLLM_GENERATIVE_LIMIT
+from generative_runs import GENERATIVE_LIMIT
 
 from harness_tasks.trbench_selfcorrect import _generate_configs
-
-
-TESTS_DIR = Path(__file__).resolve().parent
-
-
-def run_cli(args: list[str], entry: list[str] | None = None) -> None:
-    """``toolrm-eval`` in a subprocess, offline (vLLM runs through the test-only CPU version shim)."""
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    command = [*(entry or [sys.executable, "-m", "harness_tasks.cli"]), *args]
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
 
 
 def read_run(output_dir: Path) -> tuple[dict, dict[str, list[dict]]]:
@@ -46,25 +33,11 @@ def assert_every_metric_reported(results: dict, task: str, limit: int) -> None:
 
 
 @pytest.mark.slow
-def test_hf_backend_runs_both_rounds_and_reports_every_metric(tiny_causal_lm_dir, tmp_path):
-    model_args = f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False"
-    limit = 4
-    run_cli(
-        [
-            "--model", "hf",
-            "--model_args", model_args,
-            "--tasks", "trbench_selfcorrect_no_think,trbench_selfcorrect_no_critic_no_think",
-            "--apply_chat_template",
-            "--gen_kwargs", "max_gen_toks=6,do_sample=False",
-            "--limit", str(limit),
-            "--device", "cpu",
-            "--output_path", str(tmp_path),
-            "--log_samples",
-            # the declared-reviser path: a second model loaded with the same backend
-            "--metadata", json.dumps({"reviser_model_args": model_args}),
-        ]
-    )  # fmt: skip
-    results, samples = read_run(tmp_path)
+def test_hf_backend_runs_both_rounds_and_reports_every_metric(hf_generative_run):
+    """Self-correction's part of the suite's one ``--model hf`` run (conftest.py), whose
+    ``reviser_model_args`` declare a reviser: a second model loaded with the same backend."""
+    limit = GENERATIVE_LIMIT
+    results, samples = read_run(hf_generative_run)
     for task in ("trbench_selfcorrect_no_think", "trbench_selfcorrect_no_critic_no_think"):
         assert_every_metric_reported(results, task, limit)
     critic_run = [json.loads(s["resps"][0][0]) for s in samples["trbench_selfcorrect_no_think"]]
@@ -84,7 +57,7 @@ def test_hf_backend_runs_both_rounds_and_reports_every_metric(tiny_causal_lm_dir
 @pytest.mark.slow
 def test_vllm_backend_runs_both_rounds_and_reports_every_metric(vllm_generative_run):
     """Self-correction's part of the suite's one ``--model vllm`` run (conftest.py)."""
-    limit = VLLM_GENERATIVE_LIMIT
+    limit = GENERATIVE_LIMIT
     results, samples = read_run(vllm_generative_run)
     for task in ("trbench_selfcorrect_think", "trbench_selfcorrect_oracle_think"):
         assert_every_metric_reported(results, task, limit)

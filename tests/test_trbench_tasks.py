@@ -12,9 +12,9 @@ from pathlib import Path
 
 import lm_eval
 import pytest
+from generative_runs import GENERATIVE_LIMIT
 from lm_eval.tasks import TaskManager
 from scripted_judges import ScriptedJudge
-from vllm_cpu_args import VLLM_GENERATIVE_LIMIT
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORIES, CATEGORY_NAMES
@@ -168,24 +168,12 @@ def test_plain_lm_eval_finds_tasks_with_printed_path():
 
 
 @pytest.mark.slow
-def test_hf_backend_run_reports_every_metric(tiny_causal_lm_dir, tmp_path):
-    """A real `--model hf` run on a tiny Qwen3 model: random weights, so the judgments are invalid."""
-    run_cli(
-        [
-            "--model", "hf",
-            "--model_args", f"pretrained={tiny_causal_lm_dir},dtype=float32,enable_thinking=False",
-            "--tasks", "trbench_bfcl_no_think",
-            "--apply_chat_template",
-            "--gen_kwargs", "max_gen_toks=8",
-            "--limit", "24",
-            "--device", "cpu",
-            "--output_path", str(tmp_path),
-            "--log_samples",
-        ]
-    )  # fmt: skip
-    results, samples = read_results(tmp_path)
+def test_hf_backend_run_reports_every_metric(hf_generative_run):
+    """A real `--model hf` run on a tiny Qwen3 model (random weights, so the judgments are invalid):
+    this task's part of the suite's one generative hf run (conftest.py)."""
+    results, samples = read_results(hf_generative_run, "trbench_bfcl_no_think")
     assert_every_metric_reported(results, "trbench_bfcl_no_think")
-    assert results["results"]["trbench_bfcl_no_think"]["n_pairs,none"] == 12
+    assert results["results"]["trbench_bfcl_no_think"]["n_pairs,none"] == GENERATIVE_LIMIT // 2
     prompt = samples[0]["arguments"]["gen_args_0"]["arg_0"]
     assert prompt.startswith(
         "<|im_start|>user\n\n<task>\nYou are an expert evaluator of AI assistant performance."
@@ -199,8 +187,8 @@ def test_vllm_backend_run_reports_every_metric(vllm_generative_run):
     """`--model vllm` on the vllm-cpu build: this task's part of the suite's one vLLM run (conftest.py)."""
     results, samples = read_results(vllm_generative_run, "trbench_bfcl_think")
     assert_every_metric_reported(results, "trbench_bfcl_think")
-    assert results["results"]["trbench_bfcl_think"]["n_pairs,none"] == VLLM_GENERATIVE_LIMIT // 2
-    assert len(samples) == VLLM_GENERATIVE_LIMIT and all(isinstance(s["resps"][0][0], str) for s in samples)
+    assert results["results"]["trbench_bfcl_think"]["n_pairs,none"] == GENERATIVE_LIMIT // 2
+    assert len(samples) == GENERATIVE_LIMIT and all(isinstance(s["resps"][0][0], str) for s in samples)
 
 
 def _reference_answer(output: str) -> str | None:
