@@ -180,6 +180,18 @@ def test_seeded_sampling_is_repeatable(model_and_tokenizer, prompts):
     assert samples_of_prompt_0[0] != samples_of_prompt_0[1]  # the n samples are distinct draws
 
 
+def test_without_logprobs_the_same_draws_come_back(model_and_tokenizer, prompts):
+    """GRPO's trainer asks for no log-probabilities (it recomputes them): the draws must not change."""
+    model, tokenizer = model_and_tokenizer
+    engine = RolloutEngine(model, tokenizer, EngineConfig(max_batch_size=4))
+    base = dict(n=2, max_new_tokens=12, temperature=1.0, top_p=0.9, seed=5)
+    with_logprobs = [c for row in engine.generate(prompts, SamplingParams(**base)) for c in row]
+    without = [c for row in engine.generate(prompts, SamplingParams(**base, logprobs=False)) for c in row]
+    assert [c.token_ids for c in without] == [c.token_ids for c in with_logprobs]
+    assert [c.finish_reason for c in without] == [c.finish_reason for c in with_logprobs]
+    assert all(c.logprobs == [] for c in without) and all(c.logprobs for c in with_logprobs)
+
+
 def test_stop_checker_finds_a_stop_string_split_across_tokens(model_and_tokenizer):
     _, tokenizer = model_and_tokenizer
     tokens = tokenizer("<evaluation>ok</evaluation>\n<choice>\n2\n</choice> trailing text")["input_ids"]

@@ -500,6 +500,7 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
                 top_k=config.top_k,
                 stop=tuple(config.stop),
                 seed=(config.seed * 1_000_003 + step) & 0x7FFFFFFF,
+                logprobs=False,  # the update recomputes them with the training forward
             )
             with full_weights(model, env), autocast:
                 completions = engine.generate([prompts[r].prompt_ids for r in my_rows], params, my_rows)

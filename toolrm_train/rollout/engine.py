@@ -49,7 +49,8 @@ class Completion:
     token_ids: list[int]
     """Completion tokens, up to and including the EOS / stop token that ended it."""
     logprobs: list[float]
-    """Per-token log-probability under ``log_softmax(logits / temperature)`` (float32)."""
+    """Per-token log-probability under ``log_softmax(logits / temperature)`` (float32); empty when
+    ``SamplingParams.logprobs`` is off."""
     finish_reason: FinishReason
     text: str
     """Decoded completion without a final EOS token (special tokens such as ``</think>`` are kept)."""
@@ -360,17 +361,20 @@ class RolloutEngine:
                 token, logprob = sample_tokens(logits, params, counter_uniforms(keys, counters))
                 counters += 1
                 new_tokens[:, step] = token
-                new_logprobs[:, step] = logprob
+                if logprob is not None:
+                    new_logprobs[:, step] = logprob
                 current = token[:, None]
                 positions = positions + 1
                 pointer += 1
             stats.decode_steps += steps
-            host_tokens, host_logprobs = new_tokens.tolist(), new_logprobs.tolist()
+            host_tokens = new_tokens.tolist()
+            host_logprobs = new_logprobs.tolist() if params.logprobs else None
             for index in active:
                 slot = slots[index]
                 before = len(slot.tokens)
                 slot.tokens.extend(host_tokens[index])
-                slot.logprobs.extend(host_logprobs[index])
+                if host_logprobs is not None:
+                    slot.logprobs.extend(host_logprobs[index])
                 ended = checker.check(slot.tokens, steps)
                 used_slot_steps += (ended[0] if ended else len(slot.tokens)) - before
                 if ended is not None:
@@ -436,9 +440,13 @@ class RolloutEngine:
         current[slot_index, 0] = first
         lengths = torch.tensor([len(prompts[p]) for p, _ in group], dtype=torch.long, device=device)
         positions[slot_index, 0] = lengths
-        for index, request, token, logprob in zip(
-            free, group, first.tolist(), first_logprob.tolist(), strict=True
-        ):
+        first_logprobs = (
+            [[lp] for lp in first_logprob.tolist()] if first_logprob is not None else [[]] * len(free)
+        )
+        for index, request, token, logprob in zip(free, group, first.tolist(), first_logprobs, strict=True):
             slots[index] = _Slot(
-                request=request, start=pointer - len(prompts[request[0]]), tokens=[token], logprobs=[logprob]
+                request=request,
+                start=pointer - len(prompts[request[0]]),
+                tokens=[token],
+                logprobs=list(logprob),
             )

@@ -40,6 +40,9 @@ class SamplingParams:
     """Extra end-of-sequence token ids, besides the tokenizer's / generation config's EOS."""
     seed: int | None = None
     """Base seed of the counter-based sampler; ``None`` draws one from torch's global RNG."""
+    logprobs: bool = True
+    """Return each completion token's log-probability (a log-softmax over the vocabulary per
+    step). GRPO's trainer turns it off: it recomputes them with its training forward."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -129,20 +132,21 @@ def sample_tokens(
     params: SamplingParams,
     uniforms: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``logits [B, V]`` -> ``(tokens [B] int64, logprobs [B] float32)``; no host synchronisation.
+    """``logits [B, V]`` -> ``(tokens [B] int64, logprobs [B] float32 or None when
+    ``params.logprobs`` is off)``; no host synchronisation.
 
     ``uniforms [B]`` in [0, 1) drive the draws (see :func:`counter_uniforms`); ``None`` draws them
     from torch's global RNG.
     """
     logits = logits.float()
+    scaled = logits if params.greedy else logits / params.temperature
     if params.greedy:
         tokens = logits.argmax(dim=-1)
-        logprobs = torch.log_softmax(logits, dim=-1)
     else:
-        scaled = logits / params.temperature
-        logprobs = torch.log_softmax(scaled, dim=-1)
         probs = torch.softmax(_filter_top_k_top_p(scaled, params.top_k, params.top_p), dim=-1)
         if uniforms is None:
             uniforms = torch.rand(probs.shape[0], device=probs.device)
         tokens = _inverse_cdf_draw(probs, uniforms)
-    return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+    if not params.logprobs:
+        return tokens, None
+    return tokens, torch.log_softmax(scaled, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
