@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import signal
@@ -333,7 +334,10 @@ def test_sigkill_during_checkpoint_write_resumes_from_previous(
         "save_every_steps=2",
         "hang_in_save_at_step=4",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # the killed run uses this process's thread count: CPU kernels reduce in a thread-count-dependent
+    # order, and the comparison below is bit for bit
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 240
         while not (out / "HANGING").exists():
