@@ -30,6 +30,7 @@ LOGGED = (
 )  # fmt: skip
 
 
+@pytest.mark.slow  # also slow: `-m "not slow"` leaves it out too
 @pytest.mark.learning  # the full recipe: about 10 minutes on 2 CPU cores
 def test_grpo_raises_reward_and_benchmark_w_avg(tmp_path):
     subprocess.run(
