@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +72,31 @@ def machine_state() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
     }
+
+
+def alternating_rounds(
+    runners: dict[str, Callable[[], int]], repeats: int, sync: Callable[[], None] = lambda: None
+) -> dict[str, dict[str, Any]]:
+    """Each runner warmed up once, then ``repeats`` rounds in which every runner runs once, the
+    order reversed every other round: a neighbour's load that comes and goes hits every side alike.
+
+    Returns per runner the wall seconds of every round and the work (e.g. tokens) of the last.
+    """
+    for run in runners.values():
+        run()  # warm-up: kernels, graph capture, caches
+    results: dict[str, dict[str, Any]] = {name: {"seconds": [], "tokens": 0} for name in runners}
+    names = list(runners)
+    for round_index in range(repeats):
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            sync()
+            started = time.perf_counter()
+            results[name]["tokens"] = runners[name]()
+            sync()
+            results[name]["seconds"].append(time.perf_counter() - started)
+    return results
+
+
+def ratio_spread(faster_seconds: list[float], baseline_seconds: list[float]) -> dict[str, float]:
+    """Per-round speed ratios (baseline time ÷ time, the same work per round) as median, min, max."""
+    ratios = sorted(b / f for f, b in zip(faster_seconds, baseline_seconds, strict=True))
+    return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1], "rounds": len(ratios)}

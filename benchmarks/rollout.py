@@ -26,14 +26,20 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state
+from benchmarks.common import (
+    QWEN3_SHAPES,
+    add_run_arguments,
+    alternating_rounds,
+    apply_threads,
+    machine_state,
+    ratio_spread,
+)
 from benchmarks.mfu import decode_flops, forward_flops, measure_matmul_peak, mfu
 from toolrm_train.rollout import EngineConfig, RolloutEngine, SamplingParams
 
@@ -72,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="1 layer (of --shape), the tokenizer's vocabulary, 2 prompts, 8 tokens, CPU float32",
     )
-    add_run_arguments(parser, repeats=2, out_help="folder for rollout_<device>.json")
+    add_run_arguments(parser, repeats=5, out_help="folder for rollout_<device>.json")
     args = parser.parse_args(argv)
     if args.out is None:
         parser.error("--out is required")
@@ -180,18 +186,6 @@ def run_vllm(llm, prompts, args) -> int:
     return sum(len(c.token_ids) for o in outputs for c in o.outputs)
 
 
-def timed(fn, device: str, repeats: int) -> tuple[list[float], int]:
-    fn()  # warm-up: kernels, graph capture, caches
-    seconds, tokens = [], 0
-    for _ in range(repeats):
-        sync(device)
-        started = time.perf_counter()
-        tokens = fn()
-        sync(device)
-        seconds.append(time.perf_counter() - started)
-    return seconds, tokens
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.manual_seed(0)
@@ -201,13 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     model.generation_config.eos_token_id = None
     prompts = make_prompts(args, model.config.vocab_size)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    results: dict[str, dict[str, Any]] = {}
-
+    runners: dict[str, Any] = {}
     if "generate" in backends:
-        seconds, tokens = timed(
-            lambda: run_generate(model, tokenizer, prompts, args), args.device, args.repeats
-        )
-        results["generate"] = {"seconds": seconds, "tokens": tokens}
+        runners["generate"] = lambda: run_generate(model, tokenizer, prompts, args)
     if "engine" in backends:
 
         class NoEosTokenizer:  # the engine reads EOS from the tokenizer too: hide it for the benchmark
@@ -222,8 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             NoEosTokenizer(tokenizer),
             EngineConfig(max_batch_size=args.batch_size, cache_slack_tokens=0),
         )
-        seconds, tokens = timed(lambda: run_engine(engine, prompts, args), args.device, args.repeats)
-        results["engine"] = {"seconds": seconds, "tokens": tokens, "stats": vars(engine.last_stats)}
+        runners["engine"] = lambda: run_engine(engine, prompts, args)
     if "vllm" in backends:
         try:
             import vllm  # noqa: F401
@@ -242,8 +231,11 @@ def main(argv: list[str] | None = None) -> None:
                 max_num_seqs=args.batch_size,
                 gpu_memory_utilization=0.5 if args.device == "cuda" else 0.3,
             )
-            seconds, tokens = timed(lambda: run_vllm(llm, prompts, args), args.device, args.repeats)
-            results["vllm"] = {"seconds": seconds, "tokens": tokens}
+            runners["vllm"] = lambda: run_vllm(llm, prompts, args)
+    # every backend once per round, alternating, so a neighbour's load hits all of them alike
+    results = alternating_rounds(runners, args.repeats, sync=lambda: sync(args.device))
+    if "engine" in results:
+        results["engine"]["stats"] = vars(engine.last_stats)
 
     peak = measure_matmul_peak(args.device, args.dtype)
     context = [len(p) + t for p in prompts for _ in range(args.samples) for t in range(args.new_tokens)]
@@ -258,6 +250,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, result in results.items():
         ratio = result["tokens_per_second"] / base if base else float("nan")
         result["ratio_to_generate"] = ratio
+        if base:  # the same work every round: per-round ratios, their median and spread
+            result["ratio_to_generate_per_round"] = ratio_spread(
+                result["seconds"], results["generate"]["seconds"]
+            )
         print(
             f"{name:9s} {result['tokens_per_second']:10.1f} tokens/s  x{ratio:5.2f} vs generate  "
             f"MFU {100 * result['mfu']:.3f}%  ({result['tokens']} tokens, best of {len(result['seconds'])})"
@@ -276,8 +272,11 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"rollout_{args.device}.json").write_text(json.dumps(report, indent=1, default=str))
     if "engine" in results and base:
+        spread = results["engine"]["ratio_to_generate_per_round"]
         print(
             f"rollout engine vs transformers generate: x{results['engine']['ratio_to_generate']:.2f} "
+            f"(per round: median x{spread['median']:.2f}, x{spread['min']:.2f}-x{spread['max']:.2f} over "
+            f"{spread['rounds']} alternating rounds; load {machine_state()['load_average_1_5_15_min'][0]}) "
             f"({args.shape}, {args.device}, {args.dtype}, {args.prompts} prompts x {args.samples} samples, "
             f"{args.new_tokens} new tokens, batch {args.batch_size})"
         )
