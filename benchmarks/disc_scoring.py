@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Qwen3Config
 
-from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state
+from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state, ratio_spread
 from benchmarks.mfu import forward_flops, measure_matmul_peak, mfu
 from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
@@ -426,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     too_far = [r.backend for r in results.values() if r.max_abs_diff > args.tolerance]
     if args.out:
         figures = {"setup": setup, "backends": [asdict(r) for r in results.values()]}
+        if "hf-rm" in results:  # rounds alternate and do the same work: per-round ratios, median and spread
+            figures["hf_rm_ratio_per_round"] = ratio_spread(
+                results["hf-rm"].seconds, results["reference"].seconds
+            )
         print(f"figures: {write_figures(args.out, figures, args.device)}")
     if too_far:
         print(f"scores differ from the reference by more than {args.tolerance:g}: {', '.join(too_far)}")
