@@ -28,7 +28,8 @@ Distributed: every process draws the same global batch (``EpochSampler``) and ta
 share of each mini-batch; the sampler's randomness is keyed by (seed, step, dataset row, sample
 index), so a completion is the same whatever process draws it; each micro-batch's loss is divided
 by *global* counts and multiplied by the world size, so FSDP2's gradient average equals the
-single-process gradient (the 2-process test compares the loss curves).
+single-process gradient (tests/test_grpo_losses.py proves it on tensors, and the core's 2-process
+test that FSDP2 averages as one process).
 """
 
 from __future__ import annotations
