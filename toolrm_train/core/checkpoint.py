@@ -28,6 +28,8 @@ of the model.
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import logging
 import os
@@ -44,7 +46,14 @@ from torch import nn
 
 from toolrm_train.core.config import ConfigError, TrainerConfig, save_config
 from toolrm_train.core.distributed import DistEnv, all_gather_objects, barrier, broadcast_object
+from toolrm_train.core.resume_check import check_resume_config
 from toolrm_train.core.rng import capture_rng_state, restore_rng_state
+from toolrm_train.core.safe_dcp import (
+    CheckpointError,
+    ErrorRecordingWriter,
+    SafeFileSystemReader,
+    SafeLoadPlanner,
+)
 
 
 logger = logging.getLogger("toolrm_train.checkpoint")
@@ -75,6 +84,14 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step in a ``checkpoint-<step>`` folder's name."""
+    match = _CHECKPOINT_RE.match(path.name)
+    if match is None:
+        raise ValueError(f"{path}: not a checkpoint-<step> folder")
+    return int(match.group(1))
+
+
 def find_last_checkpoint(output_dir: str | Path) -> Path | None:
     """The complete checkpoint with the highest step, or None.
 
@@ -97,8 +114,10 @@ def resolve_resume(config: TrainerConfig, resume: bool, env: DistEnv) -> Path | 
     """What a trainer starts from, with the output folder checked.
 
     ``resume``: the last complete checkpoint, or None (fresh start, with a message) when there is
-    none. Fresh run into a folder with checkpoints: an error, unless ``overwrite_output_dir`` (the
-    old checkpoints are deleted). Every rank gets rank 0's answer.
+    none; a config that differs from that checkpoint's in a field the resumed run could not honour
+    is a ``ConfigError`` (``resume_check.check_resume_config``). Fresh run into a folder with
+    checkpoints: an error, unless ``overwrite_output_dir`` (the old checkpoints are deleted).
+    Every rank gets rank 0's answer.
     """
     answer: Path | None = None
     error: str | None = None
@@ -110,7 +129,11 @@ def resolve_resume(config: TrainerConfig, resume: bool, env: DistEnv) -> Path | 
             if answer is None:
                 logger.warning("--resume: no complete checkpoint in %s; starting from scratch", out)
             else:
-                logger.info("resuming from %s", answer)
+                try:
+                    check_resume_config(config, answer, checkpoint_step(answer))
+                    logger.info("resuming from %s", answer)
+                except ConfigError as exc:
+                    error = str(exc)
         elif existing or (out / FINAL_DIR).exists():
             if config.overwrite_output_dir:
                 for path in [*existing, out / FINAL_DIR]:
@@ -230,6 +253,101 @@ def save_checkpoint(
     ``rng_generators``: the trainer's own named generators, saved per rank with the global RNGs.
     Prunes older checkpoints to ``keep_last_checkpoints``. Returns the final path.
     """
+    root = Path(config.output_dir)
+    recorded: list[tuple[str, OSError]] = []
+    try:
+        return _save_checkpoint(
+            config, step, model=model, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler,
+            trainer_state=trainer_state, env=env, rng_generators=rng_generators, save_hf=save_hf,
+            recorded=recorded,
+        )  # fmt: skip
+    except (OSError, RuntimeError, ValueError) as exc:  # DCP, torch, safetensors and file errors alike
+        cause = describe_write_failure(exc, root, recorded)
+        if env.is_main:
+            shutil.rmtree(root / f"{TMP_PREFIX}{step}", ignore_errors=True)  # give the space back
+        earlier = list_checkpoints(root)
+        kept = f"the earlier checkpoint {earlier[-1]} is untouched" if earlier else "no earlier checkpoint"
+        raise CheckpointWriteError(
+            f"cannot write checkpoint-{step} in {root}: {cause}; {kept} (free space or fix the "
+            "folder's permissions, then continue with --resume)"
+        ) from exc
+
+
+class CheckpointWriteError(CheckpointError):
+    """Writing a checkpoint failed (disk full, no permission, ...); the message names folder and cause."""
+
+
+def _oserrors(exc: BaseException) -> Iterator[OSError]:
+    """Every ``OSError`` in ``exc``'s cause/context chain, DCP's per-rank failures included."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError):
+            yield current
+        failures = getattr(current, "failures", None)  # torch.distributed.checkpoint CheckpointException
+        if isinstance(failures, Mapping):
+            for failure in failures.values():
+                todo.extend(f for f in (failure if isinstance(failure, tuple) else (failure,))
+                            if isinstance(f, BaseException))  # fmt: skip
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _os_error_text(error: OSError) -> str:
+    code = error.errno
+    name = errno.errorcode.get(code, "") if code is not None else ""
+    text = error.strerror or (os.strerror(code) if code is not None else str(error))
+    return f"{text} ({name})" if name else text
+
+
+def describe_write_failure(exc: BaseException, root: Path, recorded: list[tuple[str, OSError]]) -> str:
+    """The cause of a failed checkpoint write, in words: the first ``OSError`` a file write met
+    (recorded by ``ErrorRecordingWriter``/``_write_bytes`` or in the exception chain), else what
+    the folder says now (free space, write permission), else the exception itself."""
+    if recorded:
+        path, error = recorded[0]
+        return f"{_os_error_text(error)} while writing {path}"
+    for error in _oserrors(exc):
+        where = f" while writing {error.filename}" if error.filename else ""
+        return f"{_os_error_text(error)}{where}"
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(root).free
+        if free < 1 << 20:
+            return f"{os.strerror(errno.ENOSPC)} (ENOSPC; {free} bytes free)"
+    if root.exists() and not os.access(root, os.W_OK):
+        return f"{os.strerror(errno.EACCES)} (EACCES)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _write_bytes(path: Path, data: bytes, recorded: list[tuple[str, OSError]]) -> None:
+    """Write and fsync ``data``; an ``OSError`` is recorded with the file's name, then re-raised."""
+    try:
+        with path.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        recorded.append((str(path), exc))
+        raise
+
+
+def _save_checkpoint(
+    config: TrainerConfig,
+    step: int,
+    *,
+    model: nn.Module,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    trainer_state: Mapping[str, Any],
+    env: DistEnv,
+    rng_generators: Mapping[str, torch.Generator] | None,
+    save_hf: bool,
+    recorded: list[tuple[str, OSError]],
+) -> Path:
     import torch.distributed.checkpoint as dcp
 
     _, get_model_sd, get_optim_sd, *_ = _state_dict_api()
@@ -243,8 +361,12 @@ def save_checkpoint(
 
     # Resume state: sharded model + optimiser (each rank writes its own part).
     state = {"model": get_model_sd(model), "optim": get_optim_sd(model, optimizer)}
-    with _quiet_single_process_dcp():
-        dcp.save(state, checkpoint_id=str(tmp / DCP_DIR), **_dcp_kwargs(env))
+    writer = ErrorRecordingWriter(tmp / DCP_DIR)
+    try:
+        with _quiet_single_process_dcp():
+            dcp.save(state, storage_writer=writer, **_dcp_kwargs(env))
+    finally:
+        recorded.extend(writer.errors)
     del state
     rng_states = all_gather_objects(capture_rng_state(rng_generators), env)
 
@@ -252,7 +374,10 @@ def save_checkpoint(
         export_hf(model, tokenizer, tmp / HF_DIR, env)
 
     if env.is_main:
-        torch.save(scheduler.state_dict() if scheduler is not None else None, tmp / "scheduler.pt")
+        # torch.save's C++ writer hides a failed write's cause; serialise in memory, write in Python.
+        buffer = io.BytesIO()
+        torch.save(scheduler.state_dict() if scheduler is not None else None, buffer)
+        _write_bytes(tmp / "scheduler.pt", buffer.getvalue(), recorded)
         save_config(config, tmp / "config.yaml")
         _write_json(
             tmp / TRAINER_STATE_FILE,
@@ -324,8 +449,8 @@ def read_trainer_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / TRAINER_STATE_FILE
     try:
         return json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RuntimeError(f"{file}: cannot read the checkpoint's trainer state ({exc})") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise CheckpointError(f"{file}: cannot read the checkpoint's trainer state ({exc})") from exc
 
 
 def load_checkpoint(
@@ -353,8 +478,14 @@ def load_checkpoint(
     meta = read_trainer_state(ckpt)
 
     state = {"model": get_model_sd(model), "optim": get_optim_sd(model, optimizer)}
+    # Never plain pickle: the metadata and non-tensor entries go through restricted unpicklers.
     with _quiet_single_process_dcp():
-        dcp.load(state, checkpoint_id=str(ckpt / DCP_DIR), **_dcp_kwargs(env))
+        dcp.load(
+            state,
+            storage_reader=SafeFileSystemReader(ckpt / DCP_DIR),
+            planner=SafeLoadPlanner(),
+            **_dcp_kwargs(env),
+        )
     set_model_sd(model, state["model"])
     set_optim_sd(model, optimizer, state["optim"])
     del state
