@@ -43,16 +43,18 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
 
 from toolrm_train.core.config import ConfigError, TrainerConfig, save_config
 from toolrm_train.core.distributed import DistEnv, all_gather_objects, barrier, broadcast_object
+from toolrm_train.core.errors import CheckpointError
 from toolrm_train.core.resume_check import check_resume_config
 from toolrm_train.core.rng import capture_rng_state, restore_rng_state
 from toolrm_train.core.safe_dcp import (
-    CheckpointError,
     ErrorRecordingWriter,
     SafeFileSystemReader,
     SafeLoadPlanner,
+    check_dcp_metadata,
 )
 
 
@@ -261,11 +263,13 @@ def save_checkpoint(
             trainer_state=trainer_state, env=env, rng_generators=rng_generators, save_hf=save_hf,
             recorded=recorded,
         )  # fmt: skip
-    except (OSError, RuntimeError, ValueError) as exc:  # DCP, torch, safetensors and file errors alike
+    except (OSError, RuntimeError, ValueError, CheckpointException) as exc:  # DCP, torch, safetensors, files
         cause = describe_write_failure(exc, root, recorded)
         if env.is_main:
             shutil.rmtree(root / f"{TMP_PREFIX}{step}", ignore_errors=True)  # give the space back
-        earlier = list_checkpoints(root)
+        earlier: list[Path] = []
+        with contextlib.suppress(OSError):
+            earlier = list_checkpoints(root)
         kept = f"the earlier checkpoint {earlier[-1]} is untouched" if earlier else "no earlier checkpoint"
         raise CheckpointWriteError(
             f"cannot write checkpoint-{step} in {root}: {cause}; {kept} (free space or fix the "
@@ -277,17 +281,16 @@ class CheckpointWriteError(CheckpointError):
     """Writing a checkpoint failed (disk full, no permission, ...); the message names folder and cause."""
 
 
-def _oserrors(exc: BaseException) -> Iterator[OSError]:
-    """Every ``OSError`` in ``exc``'s cause/context chain, DCP's per-rank failures included."""
+def _chained(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception in its cause/context chain, DCP's per-rank failures included."""
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo:
-        current = todo.pop()
+        current = todo.pop(0)
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, OSError):
-            yield current
+        yield current
         failures = getattr(current, "failures", None)  # torch.distributed.checkpoint CheckpointException
         if isinstance(failures, Mapping):
             for failure in failures.values():
@@ -310,7 +313,7 @@ def describe_write_failure(exc: BaseException, root: Path, recorded: list[tuple[
     if recorded:
         path, error = recorded[0]
         return f"{_os_error_text(error)} while writing {path}"
-    for error in _oserrors(exc):
+    for error in (e for e in _chained(exc) if isinstance(e, OSError)):
         where = f" while writing {error.filename}" if error.filename else ""
         return f"{_os_error_text(error)}{where}"
     with contextlib.suppress(OSError):
@@ -479,13 +482,25 @@ def load_checkpoint(
 
     state = {"model": get_model_sd(model), "optim": get_optim_sd(model, optimizer)}
     # Never plain pickle: the metadata and non-tensor entries go through restricted unpicklers.
-    with _quiet_single_process_dcp():
-        dcp.load(
-            state,
-            storage_reader=SafeFileSystemReader(ckpt / DCP_DIR),
-            planner=SafeLoadPlanner(),
-            **_dcp_kwargs(env),
-        )
+    # The metadata is checked first, by itself: inside dcp.load a refused file would only be
+    # logged, then reported as "metadata is None" after DCP tried the per-rank fallback files.
+    check_dcp_metadata(ckpt / DCP_DIR)
+    try:
+        with _quiet_single_process_dcp():
+            dcp.load(
+                state,
+                storage_reader=SafeFileSystemReader(ckpt / DCP_DIR),
+                planner=SafeLoadPlanner(),
+                **_dcp_kwargs(env),
+            )
+    except CheckpointException as exc:  # DCP's per-rank failure bundle (a BaseException)
+        ours = next((e for e in _chained(exc) if isinstance(e, CheckpointError)), None)
+        if ours is not None:
+            raise ours from exc
+        first = next((e for e in _chained(exc) if e is not exc), exc)
+        raise CheckpointError(
+            f"{ckpt / DCP_DIR}: cannot load the checkpoint ({type(first).__name__}: {first})"
+        ) from exc
     set_model_sd(model, state["model"])
     set_optim_sd(model, optimizer, state["optim"])
     del state

@@ -30,6 +30,7 @@ import io
 import os
 import pickle
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,9 +40,10 @@ from torch.distributed.checkpoint.default_planner import DefaultLoadPlanner
 from torch.distributed.checkpoint.filesystem import FileSystem
 from torch.distributed.checkpoint.metadata import Metadata
 
+from toolrm_train.core.errors import CheckpointError
 
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be written or read; the message names the folder or file and the cause."""
+
+METADATA_FILE = ".metadata"  # DCP's global metadata file in a checkpoint's dcp/ folder
 
 
 class UnsafeCheckpointError(CheckpointError):
@@ -94,6 +96,18 @@ def load_metadata(stream: io.BufferedIOBase, where: str) -> Metadata:
     if not isinstance(metadata, Metadata):
         raise UnsafeCheckpointError(f"{where}: not DCP checkpoint metadata (found {type(metadata).__name__})")
     return metadata
+
+
+def check_dcp_metadata(dcp_dir: Path) -> Metadata:
+    """Read ``dcp_dir/.metadata`` with ``MetadataUnpickler`` (an ``UnsafeCheckpointError`` if refused)."""
+    path = dcp_dir / METADATA_FILE
+    try:
+        with path.open("rb") as stream:
+            return load_metadata(stream, str(path))
+    except OSError as exc:
+        raise CheckpointError(
+            f"{path}: cannot read the checkpoint's metadata ({exc.strerror or exc})"
+        ) from exc
 
 
 class SafeFileSystemReader(FileSystemReader):
