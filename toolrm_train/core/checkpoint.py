@@ -23,6 +23,11 @@ same code path for 1 and N processes, and a run started on one GPU can resume on
 copy gathers the full state dict to rank 0 (``get_model_state_dict(full_state_dict=True,
 cpu_offload=True)``, a collective every rank joins), so rank 0 needs CPU memory for one fp32 copy
 of the model.
+
+Loading reads the folder as data only (``safe_dcp``: no general unpickler runs on any of its
+files), and ``--resume`` refuses a config change the resumed run could not honour
+(``resume_check``). A write that fails (disk full, no permission) is a ``CheckpointWriteError``
+naming the folder, the file and the OS cause; the earlier complete checkpoint is never touched.
 """
 
 from __future__ import annotations
