@@ -396,7 +396,10 @@ def test_fresh_run_refuses_a_folder_with_checkpoints(uninterrupted_run: Path, tm
     shutil.copytree(uninterrupted_run, out)
     with pytest.raises(ConfigError, match="pass --resume"):
         resolve_resume(TrainerConfig(output_dir=str(out)), False, DistEnv())
-    assert resolve_resume(TrainerConfig(output_dir=str(out)), True, DistEnv()) == out / "checkpoint-6"
+    from train_core_loop import LoopConfig  # --resume needs the run's own config (resume_check)
+
+    same_run = load_config(LoopConfig, out / "checkpoint-6" / "config.yaml", [f"output_dir={out}"])
+    assert resolve_resume(same_run, True, DistEnv()) == out / "checkpoint-6"
     assert (
         resolve_resume(TrainerConfig(output_dir=str(out), overwrite_output_dir=True), False, DistEnv())
         is None

@@ -15,7 +15,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -52,6 +52,13 @@ class LoopConfig(TrainerConfig):
     stop_after_steps: int = 0  # test hook: return after this step, as if the process were killed
     probe_after_step: int = 3  # gathered-parameter forward + generate after this step (see _write_probe)
     hang_in_save_at_step: int = 0  # test hook: block inside that step's checkpoint write (to SIGKILL it)
+
+    # The test hooks describe the process, not the run: a resume may set them differently.
+    RESUME_CHANGEABLE: ClassVar[frozenset[str]] = TrainerConfig.RESUME_CHANGEABLE | {
+        "stop_after_steps",
+        "probe_after_step",
+        "hang_in_save_at_step",
+    }
 
 
 CONFIG_CLASS = LoopConfig

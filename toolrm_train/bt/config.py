@@ -17,9 +17,9 @@ supported: it changes speed, not results), held-out evaluation every ``eval_ever
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from toolrm_train.core.config import ConfigError, TrainerConfig
+from toolrm_train.core.config import ConfigError, TrainerConfig, is_finite_number, require
 
 
 def _help(text: str, **kwargs: Any) -> Any:
@@ -126,19 +126,47 @@ class BTConfig(TrainerConfig):
     eval_batch_size: int = _help("Pairs per evaluation forward pass on each process.", default=8)
     max_eval_pairs: int = _help("Evaluate on the first N held-out pairs only; 0 = all.", default=0)
 
+    # Besides the shared ones, changeable on --resume and honoured (see core/resume_check.py).
+    RESUME_CHANGEABLE: ClassVar[frozenset[str]] = TrainerConfig.RESUME_CHANGEABLE | {"eval_every_steps"}
+
+    def validate(self) -> None:
+        """The shared range checks, then the BT fields'."""
+        super().validate()
+        check_bt_ranges(self)
+
 
 def validate_bt_config(config: BTConfig) -> None:
-    """Checks beyond the shared ones; called by the trainer before any work."""
+    """Every range check plus the fields a run needs; called by the trainer before any work."""
+    config.validate()
     if not config.model_name_or_path:
         raise ConfigError("config key 'model_name_or_path': required (a causal LM or a reward model)")
     if not config.dataset_paths:
         raise ConfigError("config key 'dataset_paths': required (DiscRM Parquet/JSONL or a build folder)")
-    if not 0.0 < config.eval_fraction < 1.0:
-        raise ConfigError(f"config key 'eval_fraction': must be in (0, 1), got {config.eval_fraction}")
-    for name in ("eval_every_steps", "max_eval_pairs", "center_rewards_coefficient"):
-        if getattr(config, name) < 0:
-            raise ConfigError(f"config key '{name}': must be >= 0, got {getattr(config, name)}")
-    if config.eval_batch_size < 1:
-        raise ConfigError(f"config key 'eval_batch_size': must be >= 1, got {config.eval_batch_size}")
-    if config.score_init_std is not None and config.score_init_std <= 0:
-        raise ConfigError(f"config key 'score_init_std': must be > 0 or null, got {config.score_init_std}")
+
+
+def check_bt_ranges(config: BTConfig) -> None:
+    """Range checks of the BT-only fields (``BTConfig.validate`` runs them after the shared ones)."""
+    require(0.0 < config.eval_fraction < 1.0, "eval_fraction", "in (0, 1)", config.eval_fraction)
+    for name in ("eval_every_steps", "max_eval_pairs"):
+        require(getattr(config, name) >= 0, name, ">= 0", getattr(config, name))
+    require(config.eval_batch_size >= 1, "eval_batch_size", ">= 1", config.eval_batch_size)
+    require(
+        is_finite_number(config.center_rewards_coefficient) and config.center_rewards_coefficient >= 0,
+        "center_rewards_coefficient",
+        "a finite number >= 0",
+        config.center_rewards_coefficient,
+    )
+    require(is_finite_number(config.margin_scale), "margin_scale", "a finite number", config.margin_scale)
+    std = config.score_init_std
+    require(
+        std is None or (is_finite_number(std) and std > 0),
+        "score_init_std",
+        "a finite number > 0 or null",
+        std,
+    )
+    for name in ("chosen_key", "rejected_key"):
+        require(bool(getattr(config, name)), name, "a column name (not empty)", getattr(config, name))
+    for path in config.eval_dataset_paths:
+        require(
+            bool(path.strip()), "eval_dataset_paths", "a list of file or folder names (no empty entry)", path
+        )

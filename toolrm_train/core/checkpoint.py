@@ -23,11 +23,18 @@ same code path for 1 and N processes, and a run started on one GPU can resume on
 copy gathers the full state dict to rank 0 (``get_model_state_dict(full_state_dict=True,
 cpu_offload=True)``, a collective every rank joins), so rank 0 needs CPU memory for one fp32 copy
 of the model.
+
+Loading reads the folder as data only (``safe_dcp``: no general unpickler runs on any of its
+files), and ``--resume`` refuses a config change the resumed run could not honour
+(``resume_check``). A write that fails (disk full, no permission) is a ``CheckpointWriteError``
+naming the folder, the file and the OS cause; the earlier complete checkpoint is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import logging
 import os
@@ -41,10 +48,19 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
 
 from toolrm_train.core.config import ConfigError, TrainerConfig, save_config
 from toolrm_train.core.distributed import DistEnv, all_gather_objects, barrier, broadcast_object
+from toolrm_train.core.errors import CheckpointError
+from toolrm_train.core.resume_check import check_resume_config
 from toolrm_train.core.rng import capture_rng_state, restore_rng_state
+from toolrm_train.core.safe_dcp import (
+    ErrorRecordingWriter,
+    SafeFileSystemReader,
+    SafeLoadPlanner,
+    check_dcp_metadata,
+)
 
 
 logger = logging.getLogger("toolrm_train.checkpoint")
@@ -75,6 +91,14 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step in a ``checkpoint-<step>`` folder's name."""
+    match = _CHECKPOINT_RE.match(path.name)
+    if match is None:
+        raise ValueError(f"{path}: not a checkpoint-<step> folder")
+    return int(match.group(1))
+
+
 def find_last_checkpoint(output_dir: str | Path) -> Path | None:
     """The complete checkpoint with the highest step, or None.
 
@@ -97,8 +121,10 @@ def resolve_resume(config: TrainerConfig, resume: bool, env: DistEnv) -> Path | 
     """What a trainer starts from, with the output folder checked.
 
     ``resume``: the last complete checkpoint, or None (fresh start, with a message) when there is
-    none. Fresh run into a folder with checkpoints: an error, unless ``overwrite_output_dir`` (the
-    old checkpoints are deleted). Every rank gets rank 0's answer.
+    none; a config that differs from that checkpoint's in a field the resumed run could not honour
+    is a ``ConfigError`` (``resume_check.check_resume_config``). Fresh run into a folder with
+    checkpoints: an error, unless ``overwrite_output_dir`` (the old checkpoints are deleted).
+    Every rank gets rank 0's answer.
     """
     answer: Path | None = None
     error: str | None = None
@@ -110,7 +136,11 @@ def resolve_resume(config: TrainerConfig, resume: bool, env: DistEnv) -> Path | 
             if answer is None:
                 logger.warning("--resume: no complete checkpoint in %s; starting from scratch", out)
             else:
-                logger.info("resuming from %s", answer)
+                try:
+                    check_resume_config(config, answer, checkpoint_step(answer))
+                    logger.info("resuming from %s", answer)
+                except ConfigError as exc:
+                    error = str(exc)
         elif existing or (out / FINAL_DIR).exists():
             if config.overwrite_output_dir:
                 for path in [*existing, out / FINAL_DIR]:
@@ -230,6 +260,102 @@ def save_checkpoint(
     ``rng_generators``: the trainer's own named generators, saved per rank with the global RNGs.
     Prunes older checkpoints to ``keep_last_checkpoints``. Returns the final path.
     """
+    root = Path(config.output_dir)
+    recorded: list[tuple[str, OSError]] = []
+    try:
+        return _save_checkpoint(
+            config, step, model=model, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler,
+            trainer_state=trainer_state, env=env, rng_generators=rng_generators, save_hf=save_hf,
+            recorded=recorded,
+        )  # fmt: skip
+    except (OSError, RuntimeError, ValueError, CheckpointException) as exc:  # DCP, torch, safetensors, files
+        cause = describe_write_failure(exc, root, recorded)
+        if env.is_main:
+            shutil.rmtree(root / f"{TMP_PREFIX}{step}", ignore_errors=True)  # give the space back
+        earlier: list[Path] = []
+        with contextlib.suppress(OSError):
+            earlier = list_checkpoints(root)
+        kept = f"the earlier checkpoint {earlier[-1]} is untouched" if earlier else "no earlier checkpoint"
+        raise CheckpointWriteError(
+            f"cannot write checkpoint-{step} in {root}: {cause}; {kept} (free space or fix the "
+            "folder's permissions, then continue with --resume)"
+        ) from exc
+
+
+class CheckpointWriteError(CheckpointError):
+    """Writing a checkpoint failed (disk full, no permission, ...); the message names folder and cause."""
+
+
+def _chained(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception in its cause/context chain, DCP's per-rank failures included."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        failures = getattr(current, "failures", None)  # torch.distributed.checkpoint CheckpointException
+        if isinstance(failures, Mapping):
+            for failure in failures.values():
+                todo.extend(f for f in (failure if isinstance(failure, tuple) else (failure,))
+                            if isinstance(f, BaseException))  # fmt: skip
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _os_error_text(error: OSError) -> str:
+    code = error.errno
+    name = errno.errorcode.get(code, "") if code is not None else ""
+    text = error.strerror or (os.strerror(code) if code is not None else str(error))
+    return f"{text} ({name})" if name else text
+
+
+def describe_write_failure(exc: BaseException, root: Path, recorded: list[tuple[str, OSError]]) -> str:
+    """The cause of a failed checkpoint write, in words: the first ``OSError`` a file write met
+    (recorded by ``ErrorRecordingWriter``/``_write_bytes`` or in the exception chain), else what
+    the folder says now (free space, write permission), else the exception itself."""
+    if recorded:
+        path, error = recorded[0]
+        return f"{_os_error_text(error)} while writing {path}"
+    for error in (e for e in _chained(exc) if isinstance(e, OSError)):
+        where = f" while writing {error.filename}" if error.filename else ""
+        return f"{_os_error_text(error)}{where}"
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(root).free
+        if free < 1 << 20:
+            return f"{os.strerror(errno.ENOSPC)} (ENOSPC; {free} bytes free)"
+    if root.exists() and not os.access(root, os.W_OK):
+        return f"{os.strerror(errno.EACCES)} (EACCES)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _write_bytes(path: Path, data: bytes, recorded: list[tuple[str, OSError]]) -> None:
+    """Write and fsync ``data``; an ``OSError`` is recorded with the file's name, then re-raised."""
+    try:
+        with path.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        recorded.append((str(path), exc))
+        raise
+
+
+def _save_checkpoint(
+    config: TrainerConfig,
+    step: int,
+    *,
+    model: nn.Module,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    trainer_state: Mapping[str, Any],
+    env: DistEnv,
+    rng_generators: Mapping[str, torch.Generator] | None,
+    save_hf: bool,
+    recorded: list[tuple[str, OSError]],
+) -> Path:
     import torch.distributed.checkpoint as dcp
 
     _, get_model_sd, get_optim_sd, *_ = _state_dict_api()
@@ -243,8 +369,12 @@ def save_checkpoint(
 
     # Resume state: sharded model + optimiser (each rank writes its own part).
     state = {"model": get_model_sd(model), "optim": get_optim_sd(model, optimizer)}
-    with _quiet_single_process_dcp():
-        dcp.save(state, checkpoint_id=str(tmp / DCP_DIR), **_dcp_kwargs(env))
+    writer = ErrorRecordingWriter(tmp / DCP_DIR)
+    try:
+        with _quiet_single_process_dcp():
+            dcp.save(state, storage_writer=writer, **_dcp_kwargs(env))
+    finally:
+        recorded.extend(writer.errors)
     del state
     rng_states = all_gather_objects(capture_rng_state(rng_generators), env)
 
@@ -252,7 +382,10 @@ def save_checkpoint(
         export_hf(model, tokenizer, tmp / HF_DIR, env)
 
     if env.is_main:
-        torch.save(scheduler.state_dict() if scheduler is not None else None, tmp / "scheduler.pt")
+        # torch.save's C++ writer hides a failed write's cause; serialise in memory, write in Python.
+        buffer = io.BytesIO()
+        torch.save(scheduler.state_dict() if scheduler is not None else None, buffer)
+        _write_bytes(tmp / "scheduler.pt", buffer.getvalue(), recorded)
         save_config(config, tmp / "config.yaml")
         _write_json(
             tmp / TRAINER_STATE_FILE,
@@ -324,8 +457,8 @@ def read_trainer_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / TRAINER_STATE_FILE
     try:
         return json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RuntimeError(f"{file}: cannot read the checkpoint's trainer state ({exc})") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise CheckpointError(f"{file}: cannot read the checkpoint's trainer state ({exc})") from exc
 
 
 def load_checkpoint(
@@ -353,8 +486,26 @@ def load_checkpoint(
     meta = read_trainer_state(ckpt)
 
     state = {"model": get_model_sd(model), "optim": get_optim_sd(model, optimizer)}
-    with _quiet_single_process_dcp():
-        dcp.load(state, checkpoint_id=str(ckpt / DCP_DIR), **_dcp_kwargs(env))
+    # Never plain pickle: the metadata and non-tensor entries go through restricted unpicklers.
+    # The metadata is checked first, by itself: inside dcp.load a refused file would only be
+    # logged, then reported as "metadata is None" after DCP tried the per-rank fallback files.
+    check_dcp_metadata(ckpt / DCP_DIR)
+    try:
+        with _quiet_single_process_dcp():
+            dcp.load(
+                state,
+                storage_reader=SafeFileSystemReader(ckpt / DCP_DIR),
+                planner=SafeLoadPlanner(),
+                **_dcp_kwargs(env),
+            )
+    except CheckpointException as exc:  # DCP's per-rank failure bundle (a BaseException)
+        ours = next((e for e in _chained(exc) if isinstance(e, CheckpointError)), None)
+        if ours is not None:
+            raise ours from exc
+        first = next((e for e in _chained(exc) if e is not exc), exc)
+        raise CheckpointError(
+            f"{ckpt / DCP_DIR}: cannot load the checkpoint ({type(first).__name__}: {first})"
+        ) from exc
     set_model_sd(model, state["model"])
     set_optim_sd(model, optimizer, state["optim"])
     del state

@@ -21,6 +21,7 @@ from types import ModuleType
 import yaml
 
 from toolrm_train.core.config import ConfigError, config_to_dict, describe_fields, load_config
+from toolrm_train.core.errors import CheckpointError
 
 
 TRAINERS = {
@@ -113,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"toolrm-train {args.trainer}: config error: {exc}", file=sys.stderr)
         return 2
+    except CheckpointError as exc:  # a write that failed (disk full, permissions) or an unsafe checkpoint
+        print(f"toolrm-train {args.trainer}: checkpoint error: {exc}", file=sys.stderr)
+        return 1
     print(final)
     return 0
 

@@ -23,7 +23,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 
@@ -31,7 +31,15 @@ from harness_tasks.atomic_files import write_atomically
 
 
 class ConfigError(ValueError):
-    """A configuration problem: the message names where (file or override) and which key."""
+    """A configuration problem: the message names where (file or override) and which key.
+
+    ``key`` is the config field at fault when there is one, so ``load_config`` can add where the
+    value came from (the YAML file or the override) to a range error found after loading.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass
@@ -159,6 +167,26 @@ class TrainerConfig:
         },
     )
 
+    # Fields a ``--resume`` may change, each honoured by the resumed run (README: "Changing the
+    # config on --resume"); a change to any other field is refused (``core/resume_check.py``),
+    # because the checkpoint's optimiser, schedule and data position would silently keep the old one.
+    RESUME_CHANGEABLE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "output_dir",  # where the run folder is now (a moved or copied run)
+            "overwrite_output_dir",  # only read by a fresh start, never by --resume
+            "max_steps",  # extend (or shorten) the run: the schedule is rebuilt over the new total
+            "num_epochs",
+            "save_every_steps",
+            "keep_last_checkpoints",
+            "log_every_steps",
+            "report_to",
+        }
+    )
+
+    def validate(self) -> None:
+        """Range checks of every field (``load_config`` calls it); a subclass adds its own fields'."""
+        validate_config(self)
+
 
 ConfigT = TypeVar("ConfigT", bound=TrainerConfig)
 
@@ -250,31 +278,101 @@ def load_config(
 
     checked = {name: _coerce(value, hints[name], origin[name]) for name, value in values.items()}
     config = config_cls(**checked)
-    validate_config(config)
+    try:
+        config.validate()
+    except ConfigError as exc:
+        if exc.key in origin:
+            raise ConfigError(f"{origin[exc.key].rsplit(': key ', 1)[0]}: {exc}", key=exc.key) from None
+        raise
     return config
 
 
+# Upper bound on ``learning_rate``. AdamW moves every weight by about ``learning_rate`` per step
+# whatever the gradient's scale, so a rate above 1 replaces the weights with noise in a step or two
+# (and 1e300 overflows to inf in the first update); fine-tuning rates are 1e-7 .. 1e-3.
+MAX_LEARNING_RATE = 1.0
+
+# ``seed`` feeds ``torch.manual_seed``, which takes a 64-bit value; NumPy takes it modulo 2**32.
+MAX_SEED = 2**63 - 1
+
+
+def require(condition: bool, name: str, expectation: str, value: Any) -> None:
+    """Raise the documented ``ConfigError`` for ``name`` unless ``condition``.
+
+    Written so that every check is stated positively (``0 <= x < 1``): a NaN fails every
+    comparison, so it is refused by the same line, never waved through by ``x < 0`` being false.
+    """
+    if not condition:
+        raise ConfigError(f"config key '{name}': must be {expectation}, got {value!r}", key=name)
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite (bools are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def validate_config(config: TrainerConfig) -> None:
-    """Cross-field and range checks that a type hint cannot express."""
-    positive = ("per_device_batch_size", "gradient_accumulation_steps", "log_every_steps", "num_epochs")
-    for name in positive:
-        if getattr(config, name) < 1:
-            raise ConfigError(f"config key '{name}': must be >= 1, got {getattr(config, name)}")
-    for name in ("save_every_steps", "keep_last_checkpoints", "weight_decay", "min_lr_ratio"):
-        if getattr(config, name) < 0:
-            raise ConfigError(f"config key '{name}': must be >= 0, got {getattr(config, name)}")
-    if config.max_steps == 0 or config.max_steps < -1:
-        raise ConfigError(f"config key 'max_steps': must be -1 (from epochs) or >= 1, got {config.max_steps}")
-    if not 0.0 <= config.warmup_ratio < 1.0:
-        raise ConfigError(f"config key 'warmup_ratio': must be in [0, 1), got {config.warmup_ratio}")
-    if config.learning_rate < 0 or not math.isfinite(config.learning_rate):
-        raise ConfigError(
-            f"config key 'learning_rate': must be a finite number >= 0, got {config.learning_rate}"
-        )
+    """Range checks that a type hint cannot express, for every shared field (exit 2 in the CLI)."""
+    require(bool(config.output_dir.strip()), "output_dir", "a folder name (not empty)", config.output_dir)
+    for name in ("per_device_batch_size", "gradient_accumulation_steps", "log_every_steps", "num_epochs",
+                 "max_length"):  # fmt: skip
+        require(getattr(config, name) >= 1, name, ">= 1", getattr(config, name))
+    for name in ("save_every_steps", "keep_last_checkpoints"):
+        require(getattr(config, name) >= 0, name, ">= 0", getattr(config, name))
+    require(0 <= config.seed <= MAX_SEED, "seed", f"in [0, {MAX_SEED}]", config.seed)
+    require(
+        config.max_steps == -1 or config.max_steps >= 1,
+        "max_steps",
+        "-1 (from epochs) or >= 1",
+        config.max_steps,
+    )
+    require(
+        is_finite_number(config.learning_rate) and 0 < config.learning_rate <= MAX_LEARNING_RATE,
+        "learning_rate",
+        f"a finite number in (0, {MAX_LEARNING_RATE}] (AdamW moves each weight by about this much per step)",
+        config.learning_rate,
+    )
+    require(0.0 <= config.warmup_ratio < 1.0, "warmup_ratio", "in [0, 1)", config.warmup_ratio)
+    require(
+        0.0 <= config.min_lr_ratio <= 1.0,
+        "min_lr_ratio",
+        "in [0, 1] (the schedule's floor as a share of the peak rate)",
+        config.min_lr_ratio,
+    )
+    require(
+        is_finite_number(config.max_grad_norm),
+        "max_grad_norm",
+        "a finite number (0 or less turns clipping off)",
+        config.max_grad_norm,
+    )
+    require(
+        is_finite_number(config.weight_decay) and config.weight_decay >= 0,
+        "weight_decay",
+        "a finite number >= 0",
+        config.weight_decay,
+    )
+    require(
+        config.learning_rate * config.weight_decay < 1.0,
+        "weight_decay",
+        f"below 1 / learning_rate = {1.0 / config.learning_rate:g} (AdamW multiplies the weights by "
+        "1 - learning_rate × weight_decay every step)",
+        config.weight_decay,
+    )
+    for name in ("adam_beta1", "adam_beta2"):
+        require(0.0 <= getattr(config, name) < 1.0, name, "in [0, 1)", getattr(config, name))
+    require(
+        is_finite_number(config.adam_eps) and config.adam_eps > 0,
+        "adam_eps",
+        "a finite number > 0",
+        config.adam_eps,
+    )
+    for path in config.dataset_paths:
+        require(bool(path.strip()), "dataset_paths", "a list of file or folder names (no empty entry)", path)
     unknown = [sink for sink in config.report_to if sink not in REPORT_SINKS]
     if unknown:
         raise ConfigError(
-            f"config key 'report_to': unknown sink(s) {unknown}; choose from {list(REPORT_SINKS)}"
+            f"config key 'report_to': unknown sink(s) {unknown}; choose from {list(REPORT_SINKS)}",
+            key="report_to",
         )
 
 

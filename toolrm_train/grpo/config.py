@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from toolrm_train.core.config import ConfigError, TrainerConfig
+from toolrm_train.core.config import ConfigError, TrainerConfig, is_finite_number, require
 from toolrm_train.grpo.losses import AGGREGATIONS
 
 
@@ -152,41 +152,96 @@ class GRPOConfig(TrainerConfig):
         "Give judgments cut at max_response_length no loss (DAPO); ToolRM-Gen: false.", default=False
     )
 
+    def validate(self) -> None:
+        """The shared range checks, then the GRPO fields'."""
+        super().validate()
+        check_grpo_ranges(self)
+
 
 def validate_grpo_config(config: GRPOConfig) -> None:
-    """Range and consistency checks beyond the types (raises ``ConfigError`` naming the key)."""
+    """Every range check plus the fields a run needs (raises ``ConfigError`` naming the key)."""
+    config.validate()
     if not config.model_name_or_path:
         raise ConfigError("config key 'model_name_or_path': required (a Hugging Face model directory)")
     if not config.dataset_paths:
         raise ConfigError(
             "config key 'dataset_paths': required (GenRM parquet/jsonl files or a build folder)"
         )
+
+
+def check_grpo_ranges(config: GRPOConfig) -> None:
+    """Range and consistency checks of the GRPO fields (``GRPOConfig.validate`` runs them)."""
     if config.gradient_accumulation_steps != 1:
         raise ConfigError(
             "config key 'gradient_accumulation_steps': GRPO derives accumulation from prompts_per_step, "
-            "minibatches_per_step, num_generations and per_device_batch_size; leave it at 1"
+            "minibatches_per_step, num_generations and per_device_batch_size; leave it at 1",
+            key="gradient_accumulation_steps",
         )
-    for name in ("prompts_per_step", "num_generations", "max_response_length", "max_prompt_length",
+    for name in ("prompts_per_step", "max_response_length", "max_prompt_length",
                  "rollout_batch_size", "minibatches_per_step", "ppo_epochs"):  # fmt: skip
-        if getattr(config, name) < 1:
-            raise ConfigError(f"config key '{name}': must be >= 1, got {getattr(config, name)}")
+        require(getattr(config, name) >= 1, name, ">= 1", getattr(config, name))
+    # A group of one judgment has std 0 and mean = its own reward: every advantage is 0, so the
+    # policy loss is 0 and nothing is learnt. Refuse rather than "train" silently.
+    require(
+        config.num_generations >= 2,
+        "num_generations",
+        ">= 2 (GRPO's advantage is a reward minus its group's mean: with one judgment per prompt "
+        "every advantage is 0 and nothing is learnt)",
+        config.num_generations,
+    )
     if config.prompts_per_step % config.minibatches_per_step:
         raise ConfigError(
             f"config key 'minibatches_per_step': {config.minibatches_per_step} does not divide "
-            f"prompts_per_step={config.prompts_per_step}"
+            f"prompts_per_step={config.prompts_per_step}",
+            key="minibatches_per_step",
         )
     if config.max_length < config.max_prompt_length + config.max_response_length:
         raise ConfigError(
             f"config key 'max_length': {config.max_length} < max_prompt_length + max_response_length "
-            f"({config.max_prompt_length} + {config.max_response_length})"
+            f"({config.max_prompt_length} + {config.max_response_length})",
+            key="max_length",
         )
-    if config.temperature <= 0:
-        raise ConfigError(
-            f"config key 'temperature': GRPO samples, so it must be > 0, got {config.temperature}"
-        )
-    if not 0 < config.top_p <= 1:
-        raise ConfigError(f"config key 'top_p': must be in (0, 1], got {config.top_p}")
-    if config.kl_coef < 0:
-        raise ConfigError(f"config key 'kl_coef': must be >= 0, got {config.kl_coef}")
+    require(
+        is_finite_number(config.temperature) and config.temperature > 0,
+        "temperature",
+        "a finite number > 0 (GRPO samples)",
+        config.temperature,
+    )
+    require(0 < config.top_p <= 1, "top_p", "in (0, 1]", config.top_p)
+    require(config.top_k >= 0, "top_k", ">= 0 (0 = off)", config.top_k)
+    require(config.rollout_sync_every >= 0, "rollout_sync_every", ">= 0", config.rollout_sync_every)
+    require(
+        0 <= config.clip_ratio_low < 1,
+        "clip_ratio_low",
+        "in [0, 1) (the ratio's lower bound 1 - clip_ratio_low must stay positive)",
+        config.clip_ratio_low,
+    )
+    require(
+        is_finite_number(config.clip_ratio_high) and config.clip_ratio_high >= 0,
+        "clip_ratio_high",
+        "a finite number >= 0",
+        config.clip_ratio_high,
+    )
+    dual = config.clip_ratio_c
+    require(
+        dual is None or (is_finite_number(dual) and dual > 1),
+        "clip_ratio_c",
+        "a finite number > 1 (verl's dual-clip bound) or null",
+        dual,
+    )
+    require(
+        is_finite_number(config.advantage_eps) and config.advantage_eps > 0,
+        "advantage_eps",
+        "a finite number > 0 (a group whose rewards are all equal has std 0)",
+        config.advantage_eps,
+    )
+    require(
+        is_finite_number(config.kl_coef) and config.kl_coef >= 0,
+        "kl_coef",
+        "a finite number >= 0",
+        config.kl_coef,
+    )
     if config.loss_aggregation not in AGGREGATIONS:
-        raise ConfigError(f"config key 'loss_aggregation': choose from {list(AGGREGATIONS)}")
+        raise ConfigError(
+            f"config key 'loss_aggregation': choose from {list(AGGREGATIONS)}", key="loss_aggregation"
+        )
