@@ -17,6 +17,16 @@ that are not scored and are counted; ``error``: stop, naming the row). lm-eval's
 ``--max_batch_size`` caps conversations per pass; ``--batch_size`` is accepted and ignored,
 because the token budget, not a row count, is what bounds memory for conversations of very
 different lengths.
+
+Several GPUs: launch one process per GPU and lm-eval splits the documents between them and gathers
+the results (:mod:`harness_tasks.models.rm_data_parallel`), as for its own ``hf`` model::
+
+    accelerate launch --multi_gpu --num_processes 8 -m lm_eval --include_path "$(toolrm-tasks-path)" \
+        --model hf-rm --model_args pretrained=Skywork/Skywork-Reward-V2-Qwen3-4B,dtype=bfloat16 \
+        --tasks trbench_bfcl_disc --output_path results
+
+``torchrun --nproc_per_node 8 -m lm_eval ...`` does the same; with ``--device cpu`` the processes
+split the work on CPU (``gloo``).
 """
 
 from __future__ import annotations
@@ -95,7 +105,7 @@ class HFRewardModel(RewardModelLM):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.pretrained = str(pretrained)
-        self._device = resolve_device(device)
+        self._device = self.join_data_parallel(resolve_device(device))
         load_kwargs: dict[str, Any] = {
             "revision": revision,
             "trust_remote_code": parse_flag(trust_remote_code),
@@ -114,7 +124,8 @@ class HFRewardModel(RewardModelLM):
             )
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or self.pretrained, **load_kwargs)
         self.encoder = ConversationEncoder(self.tokenizer, parse_merge_system(merge_system))
-        self.batching = BatchingConfig(int(max_batch_tokens), max_batch_size, parse_flag(show_progress))
+        show_progress = parse_flag(show_progress) and self.is_main_process
+        self.batching = BatchingConfig(int(max_batch_tokens), max_batch_size, show_progress)
         self.report = ScoringReport()
         from lm_eval.models.utils import resolve_max_length
 

@@ -12,6 +12,11 @@ default) it is not scored, its answer is :data:`NOT_SCORED` ``(nan, True)`` (the
 rewards, is what tells a task the row was skipped; ``trbench_bfcl_disc`` counts such pairs as
 ``skipped_too_long``) and the count is in the results' ``config.rm_skipped_too_long``; with
 ``too_long=error`` the run stops before scoring, naming the row.
+
+In a data-parallel run (:mod:`harness_tasks.models.rm_data_parallel`) each process scores its share
+of the documents and the scoring counts recorded in the results' ``config`` (``rm_scoring``,
+``rm_skipped_too_long``) are summed over the processes; they include the few requests lm-eval
+repeats to give every process the same number (the task's metrics never count those).
 """
 
 from __future__ import annotations
@@ -20,9 +25,8 @@ import logging
 import math
 from typing import Any
 
-from lm_eval.api.model import LM
-
 from harness_tasks.models.conversation_format import Message, decode_conversation, with_final_reply
+from harness_tasks.models.rm_data_parallel import DataParallelLM, combine_reports
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import ScoringReport
 
@@ -66,7 +70,7 @@ def request_conversation(request: Any) -> list[Message]:
     return with_final_reply(decode_conversation(context, where), continuation)
 
 
-class RewardModelLM(LM):
+class RewardModelLM(DataParallelLM):
     """An lm-eval model type that answers ``loglikelihood`` requests with reward scores.
 
     Subclasses set ``name``, ``encoder`` and ``report`` and implement :meth:`score`.
@@ -80,6 +84,8 @@ class RewardModelLM(LM):
     too_long: str = "skip"
     """``skip`` (not scored, counted) or ``error`` (stop) for conversations over ``max_positions``."""
     skipped_too_long: int = 0
+    all_ranks: tuple[dict[str, Any], int] | None = None
+    """Rank 0 of a data-parallel run: every process's scoring report and skipped count, combined."""
 
     def set_length_policy(self, max_positions: int | None, too_long: str) -> None:
         if too_long not in TOO_LONG_POLICIES:
@@ -118,17 +124,32 @@ class RewardModelLM(LM):
         answers: list[tuple[float, bool]] = [NOT_SCORED] * len(token_ids)
         for i, score in zip(fits, scores, strict=True):
             answers[i] = (score, False)
+        self._gather_counts()
         return answers
+
+    def _gather_counts(self) -> None:
+        """Data-parallel: collect every process's counts on rank 0 (each process calls this once per
+        request type, as the evaluator calls ``loglikelihood`` on all of them)."""
+        if self.world_size <= 1:
+            return
+        gathered = self.gather_object((self.report.as_dict(), self.skipped_too_long), dst=0)
+        if gathered is not None:
+            self.all_ranks = (
+                combine_reports([report for report, _ in gathered]),
+                sum(skipped for _, skipped in gathered),
+            )
 
     def get_model_info(self) -> dict[str, Any]:
         """Recorded under ``config`` in lm-eval's results: what was scored and how."""
+        report, skipped = self.all_ranks or (self.report.as_dict(), self.skipped_too_long)
         return {
             "model_type": self.name,
             "rm_merge_system": self.encoder.merges_system,
-            "rm_scoring": self.report.as_dict(),
+            "rm_scoring": report,
             "rm_max_positions": self.max_positions,
             "rm_too_long": self.too_long,
-            "rm_skipped_too_long": self.skipped_too_long,
+            "rm_skipped_too_long": skipped,
+            "rm_processes": self.world_size,
         }
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:

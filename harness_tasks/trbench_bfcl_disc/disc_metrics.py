@@ -100,17 +100,19 @@ def avg_stderr(records: list[Record]) -> float:
 
 
 def margin(records: list[Record]) -> float:
+    """Mean margin. ``math.fsum`` is exactly rounded, so the value does not depend on the records'
+    order, which differs when a data-parallel run gathers them rank by rank."""
     margins = [pair.margin for pair in scored_pairs(records)]
-    return sum(margins) / len(margins) if margins else math.nan
+    return math.fsum(margins) / len(margins) if margins else math.nan
 
 
 def margin_stderr(records: list[Record]) -> float:
-    """Standard error of the mean margin (sample standard deviation / sqrt(n))."""
+    """Standard error of the mean margin (sample standard deviation / sqrt(n)); order-free as ``margin``."""
     margins = [pair.margin for pair in scored_pairs(records)]
     if len(margins) < 2:
         return math.nan
-    mean = sum(margins) / len(margins)
-    variance = sum((m - mean) ** 2 for m in margins) / (len(margins) - 1)
+    mean = math.fsum(margins) / len(margins)
+    variance = math.fsum((m - mean) ** 2 for m in margins) / (len(margins) - 1)
     return math.sqrt(variance / len(margins))
 
 

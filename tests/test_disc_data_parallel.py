@@ -1,0 +1,86 @@
+"""``hf-rm`` data-parallel: 2 processes under ``accelerate launch`` (gloo, CPU) = 1 process, exactly.
+
+Both runs go through the documented command (``python -m harness_tasks.cli``, i.e. ``toolrm-eval``)
+in subprocesses with the same environment and one thread per process, scoring one conversation per
+forward pass (``max_batch_tokens=1``, the reference's mode): a conversation's score then does not
+depend on which others share its batch, which differs once the documents are split, so every
+score is bitwise the same and any difference is the data-parallel path's (a lost, repeated or
+misplaced document, a metric not gathered), not float rounding. Slow (about a minute on 2 cores):
+200 pairs are 400 conversations of ~1,500 tokens, scored once by each run, plus three lm-eval starts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+TASK = "trbench_bfcl_disc"
+PAIRS = 200
+ACCELERATE = Path(sys.executable).with_name("accelerate")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_disc(launcher: list[str], model_dir: Path, out_dir: Path) -> tuple[dict, dict[int, list]]:
+    """One ``trbench_bfcl_disc`` run: the results JSON and each document's logged responses."""
+    command = [
+        *launcher,
+        "-m", "harness_tasks.cli",
+        "--tasks", TASK,
+        "--model", "hf-rm",
+        "--model_args", f"pretrained={model_dir},dtype=float32,show_progress=false,max_batch_tokens=1",
+        "--device", "cpu",
+        "--limit", str(PAIRS),
+        "--output_path", str(out_dir),
+        "--log_samples",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    (results_file,) = out_dir.glob("*/results_*.json")
+    (samples_file,) = out_dir.glob(f"*/samples_{TASK}_*.jsonl")
+    samples = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    return json.loads(results_file.read_text()), {s["doc_id"]: s["resps"] for s in samples}
+
+
+def same(a: object, b: object) -> bool:
+    """Exact equality, with NaN equal to NaN (a category absent from both runs)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@pytest.mark.slow
+def test_two_processes_report_exactly_the_one_process_metrics(tiny_classifier_dir, tmp_path):
+    single, single_scores = run_disc([sys.executable], tiny_classifier_dir, tmp_path / "one")
+    launch = [
+        str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+    ]  # fmt: skip
+    parallel, parallel_scores = run_disc(launch, tiny_classifier_dir, tmp_path / "two")
+
+    # the work was split: two processes, each document scored once, none lost or repeated
+    assert single["config"]["rm_processes"] == 1 and parallel["config"]["rm_processes"] == 2
+    assert single["config"]["rm_scoring"]["conversations"] == 2 * PAIRS
+    assert parallel["config"]["rm_scoring"]["conversations"] == 2 * PAIRS
+    assert sorted(parallel_scores) == sorted(single_scores) == list(range(PAIRS))
+    assert parallel_scores == single_scores
+
+    metrics, parallel_metrics = single["results"][TASK], parallel["results"][TASK]
+    assert metrics["n_pairs,none"] == PAIRS
+    assert 0 < metrics["w_avg,none"] < 1  # a random RM: both right and wrong pairs, so order matters
+    assert metrics.keys() == parallel_metrics.keys()
+    differ = {k: (v, parallel_metrics[k]) for k, v in metrics.items() if not same(v, parallel_metrics[k])}
+    assert not differ
