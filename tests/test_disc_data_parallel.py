@@ -20,11 +20,36 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from harness_tasks.models.rm_data_parallel import (
+    LAUNCHER_WORLD_SIZE_VARIABLES,
+    DataParallelRun,
+    combine_reports,
+    launched_world_size,
+)
+from harness_tasks.models.vllm_reward_model import VLLMRewardModel, check_data_parallel_launch
 
 
 TASK = "trbench_bfcl_disc"
 PAIRS = 200
 ACCELERATE = Path(sys.executable).with_name("accelerate")
+
+
+@pytest.fixture(scope="module")
+def smallest_classifier_dir(tiny_classifier_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny classifier cut to one layer and one attention head: the same tokenizer and chat
+    template, a third of the scoring time (the test runs attention over 600k tokens twice)."""
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForSequenceClassification
+
+    config = Qwen3Config.from_pretrained(tiny_classifier_dir)
+    config.num_hidden_layers, config.layer_types = 1, config.layer_types[:1]
+    config.num_attention_heads = config.num_key_value_heads = 1
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("smallest-classifier")
+    Qwen3ForSequenceClassification(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_classifier_dir).save_pretrained(out)
+    return out
 
 
 def free_port() -> int:
@@ -63,13 +88,13 @@ def same(a: object, b: object) -> bool:
 
 
 @pytest.mark.slow
-def test_two_processes_report_exactly_the_one_process_metrics(tiny_classifier_dir, tmp_path):
-    single, single_scores = run_disc([sys.executable], tiny_classifier_dir, tmp_path / "one")
+def test_two_processes_report_exactly_the_one_process_metrics(smallest_classifier_dir, tmp_path):
+    single, single_scores = run_disc([sys.executable], smallest_classifier_dir, tmp_path / "one")
     launch = [
         str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
     ]  # fmt: skip
-    parallel, parallel_scores = run_disc(launch, tiny_classifier_dir, tmp_path / "two")
+    parallel, parallel_scores = run_disc(launch, smallest_classifier_dir, tmp_path / "two")
 
     # the work was split: two processes, each document scored once, none lost or repeated
     assert single["config"]["rm_processes"] == 1 and parallel["config"]["rm_processes"] == 2
@@ -84,3 +109,35 @@ def test_two_processes_report_exactly_the_one_process_metrics(tiny_classifier_di
     assert metrics.keys() == parallel_metrics.keys()
     differ = {k: (v, parallel_metrics[k]) for k, v in metrics.items() if not same(v, parallel_metrics[k])}
     assert not differ
+
+
+# --- fast checks of the pieces -------------------------------------------------------------------
+
+
+def test_a_single_process_run_joins_no_group(monkeypatch):
+    for name in LAUNCHER_WORLD_SIZE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert launched_world_size() == 1
+    assert DataParallelRun.join(torch.device("cpu")) is None
+
+
+def test_reports_of_the_processes_combine_into_one():
+    def report(conversations: int, budget: int, self_check: str, seconds: float) -> dict:
+        return {"conversations": conversations, "max_batch_tokens": budget, "self_check": self_check,
+                "seconds": seconds}  # fmt: skip
+
+    combined = combine_reports([report(3, 512, "passed", 2.0), report(4, 256, "failed", 5.0)])
+    assert combined == report(7, 256, "failed", 5.0)  # counts add up; the tightest budget; the wall time
+
+
+def test_vllm_data_parallel_needs_a_torchrun_launch(monkeypatch, tiny_classifier_dir):
+    """vLLM refuses ``data_parallel_size`` in one process; vllm-rm says how to launch, before loading."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert check_data_parallel_launch(2, 2, None) == "external_launcher"
+    with pytest.raises(ValueError, match=r"needs 8 processes .* torchrun --nproc_per_node 8 .*found 4"):
+        check_data_parallel_launch(4, 2, None)
+    with pytest.raises(ValueError, match="external_launcher"):
+        check_data_parallel_launch(2, 2, "ray")
+    monkeypatch.delenv("WORLD_SIZE")
+    with pytest.raises(ValueError, match=r"data_parallel_size=2 needs 2 processes .*found 1"):
+        VLLMRewardModel(pretrained=str(tiny_classifier_dir), data_parallel_size=2)

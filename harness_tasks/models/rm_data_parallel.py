@@ -41,13 +41,20 @@ def launched_world_size() -> int:
 
 @dataclass
 class DataParallelRun:
-    """This process's place in a multi-process run, and the collectives lm-eval's evaluator calls."""
+    """This process's place in a multi-process run, and the collectives lm-eval's evaluator calls.
 
-    accelerator: Any
+    ``group`` holds one process per data-parallel rank (``None``: every process of the run); ``rank``
+    and ``world_size`` are this process's place in it, which is what lm-eval shards documents by.
+    """
+
+    rank: int
+    world_size: int
+    device: torch.device
+    group: Any = None
 
     @classmethod
     def join(cls, requested_device: torch.device) -> DataParallelRun | None:
-        """Join the run the launcher started, or ``None`` for a single-process run.
+        """Join the run the launcher started (with Accelerate), or ``None`` for a single process.
 
         On CPU (``--device cpu``, or no CUDA) the processes talk over ``gloo``; on GPUs each process
         takes the device of its local rank (``--device`` is overridden) and talks over NCCL.
@@ -63,44 +70,55 @@ class DataParallelRun:
         )
         if accelerator.num_processes <= 1:
             return None
-        if accelerator.device.type != requested_device.type or (
-            requested_device.index is not None and accelerator.device != requested_device
+        device = torch.device(accelerator.device)
+        if device.type != requested_device.type or (
+            requested_device.index is not None and device != requested_device
         ):
             log.info(
                 "data-parallel run: process %d of %d scores on %s (--device %s is per run, not per process)",
                 accelerator.process_index,
                 accelerator.num_processes,
-                accelerator.device,
+                device,
                 requested_device,
             )
-        return cls(accelerator)
-
-    @property
-    def rank(self) -> int:
-        return int(self.accelerator.process_index)
-
-    @property
-    def world_size(self) -> int:
-        return int(self.accelerator.num_processes)
-
-    @property
-    def device(self) -> torch.device:
-        return torch.device(self.accelerator.device)
+        return cls(int(accelerator.process_index), int(accelerator.num_processes), device)
 
     @property
     def is_main_process(self) -> bool:
-        return bool(self.accelerator.is_main_process)
+        return self.rank == 0
 
     def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        return self.accelerator.gather(tensor)
+        """Every rank's tensor, concatenated in rank order (a scalar counts as one element)."""
+        tensor = tensor.reshape(1) if tensor.dim() == 0 else tensor
+        parts = [torch.empty_like(tensor) for _ in range(self.world_size)]
+        torch.distributed.all_gather(parts, tensor, group=self.group)
+        return torch.cat(parts)
 
     def gather_object(self, obj: Any, dst: int = 0) -> list[Any] | None:
         gathered = [None] * self.world_size if self.rank == dst else None
-        torch.distributed.gather_object(obj=obj, object_gather_list=gathered, dst=dst)
+        torch.distributed.gather_object(obj, gathered, group=self.group, group_dst=dst)
         return gathered
 
     def barrier(self) -> None:
-        self.accelerator.wait_for_everyone()
+        torch.distributed.barrier(group=self.group)
+
+
+def replica_group(replica: int, replicas: int) -> DataParallelRun:
+    """This process's place among vLLM engine replicas launched by torchrun (``external_launcher``).
+
+    vLLM has set up ``torch.distributed`` over all the processes, replica-major (a replica's
+    tensor/pipeline-parallel processes have consecutive ranks). The processes holding the same
+    slice of every replica form one group, so each group gathers each document once.
+    """
+    world, me = torch.distributed.get_world_size(), torch.distributed.get_rank()
+    per_replica = world // replicas
+    if me // per_replica != replica:
+        raise RuntimeError(f"vLLM placed process {me} in replica {replica}; expected {me // per_replica}")
+    # every process must create every group, in the same order
+    slices = [[r * per_replica + k for r in range(replicas)] for k in range(per_replica)]
+    groups = [torch.distributed.new_group(ranks) for ranks in slices]
+    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
+    return DataParallelRun(replica, replicas, device or torch.device("cpu"), groups[me % per_replica])
 
 
 def combine_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
