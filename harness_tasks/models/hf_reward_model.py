@@ -21,12 +21,12 @@ different lengths.
 Several GPUs: launch one process per GPU and lm-eval splits the documents between them and gathers
 the results (:mod:`harness_tasks.models.rm_data_parallel`), as for its own ``hf`` model::
 
-    accelerate launch --multi_gpu --num_processes 8 -m lm_eval --include_path "$(toolrm-tasks-path)" \
+    accelerate launch --multi_gpu --num_processes 8 -m harness_tasks.cli --tasks trbench_bfcl_disc \
         --model hf-rm --model_args pretrained=Skywork/Skywork-Reward-V2-Qwen3-4B,dtype=bfloat16 \
-        --tasks trbench_bfcl_disc --output_path results
+        --output_path results
 
-``torchrun --nproc_per_node 8 -m lm_eval ...`` does the same; with ``--device cpu`` the processes
-split the work on CPU (``gloo``).
+(``-m harness_tasks.cli`` is ``toolrm-eval``.) ``torchrun --nproc_per_node 8 -m harness_tasks.cli
+...`` does the same; with ``--device cpu`` the processes split the work on CPU (``gloo``).
 """
 
 from __future__ import annotations
