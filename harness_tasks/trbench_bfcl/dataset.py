@@ -12,9 +12,7 @@ categories in proportion to their size.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORY_NAMES, resolve_category
+from harness_tasks.input_boundary import DataFormatError, iter_json_lines
 from harness_tasks.judge_prompts import check_variant, pairwise_prompt_messages
 from harness_tasks.judgment import DEFAULT_PARSE_MODE, check_parse_mode
 from harness_tasks.token_lengths import token_lengths
@@ -54,10 +53,6 @@ PAIR_FIELDS = (
 )
 
 
-class DataFormatError(ValueError):
-    """A data row that does not have the expected shape; the message names file, row and field."""
-
-
 def embedded_data_build(path: Path | None = None) -> str:
     """Identity of a data build, recorded in task metadata so results of different builds never mix."""
     path = path or EMBEDDED_PAIRS_FILE
@@ -73,21 +68,15 @@ def read_pairs(path: Path | None = None) -> list[dict[str, Any]]:
         )
     pairs = []
     first_line_of: dict[int, int] = {}
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line_no, line in enumerate(lines, start=1):
-            try:
-                pair = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataFormatError(f"{path}, line {line_no}: not valid JSON ({error})") from None
-            _validate_pair(pair, f"{path}, line {line_no}")
-            if pair["uuid"] in first_line_of:
-                raise DataFormatError(
-                    f"{path}, line {line_no}: field 'uuid' repeats {pair['uuid']} "
-                    f"(first seen on line {first_line_of[pair['uuid']]}); each pair needs its own uuid"
-                )
-            first_line_of[pair["uuid"]] = line_no
-            pairs.append(pair)
+    for line_no, pair in iter_json_lines(path):
+        _validate_pair(pair, f"{path}, line {line_no}")
+        if pair["uuid"] in first_line_of:
+            raise DataFormatError(
+                f"{path}, line {line_no}: field 'uuid' repeats {pair['uuid']} "
+                f"(first seen on line {first_line_of[pair['uuid']]}); each pair needs its own uuid"
+            )
+        first_line_of[pair["uuid"]] = line_no
+        pairs.append(pair)
     if not pairs:
         raise DataFormatError(f"{path}: the file holds no pairs (expected one JSON object per line)")
     return pairs
