@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.input_boundary import iter_lines, parse_json_or_none
+
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +51,21 @@ class GenerationStore:
 
     def _load(self) -> None:
         torn = 0
-        with open(self.path, encoding="utf-8") as lines:
-            for line in lines:
-                try:
-                    key, text = json.loads(line)
-                except (json.JSONDecodeError, ValueError):
-                    torn += 1  # only a write cut by a kill can leave this; that generation is redone
-                    continue
-                self.generations[key] = text
+        data = self.path.read_bytes()
+        for _, raw in iter_lines(data):
+            # only a write cut by a kill can leave an unreadable line (cut anywhere, even inside a
+            # multi-byte UTF-8 character); that generation is redone
+            entry = parse_json_or_none(raw)
+            if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)):
+                torn += 1
+                continue
+            key, text = entry
+            self.generations[key] = text
         if torn:
             log.warning("%s: ignored %d incomplete line(s) left by an interrupted run", self.path, torn)
-        if self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n"):
-            with open(self.path, "a", encoding="utf-8") as out:
-                out.write("\n")  # start new records on a fresh line after a torn one
+        if data and not data.endswith(b"\n"):
+            with open(self.path, "ab") as out:
+                out.write(b"\n")  # start new records on a fresh line after a torn one
 
     def __contains__(self, key: str) -> bool:
         return key in self.generations

@@ -56,8 +56,10 @@ class UnreadableJSON(json.JSONDecodeError):
     every failure, whatever its cause.
     """
 
-    def __init__(self, reason: str, doc: str, pos: int) -> None:
-        super().__init__(reason, doc, min(pos, len(doc)))
+    def __init__(self, reason: str, doc: str, pos: int | None) -> None:
+        super().__init__(reason, doc, min(pos or 0, len(doc)))
+        if pos is None:  # a failure of the whole text (depth, size, digits, encoding): no position
+            self.args = (reason,)
         self.doc = doc[:200]  # the message already says where; keep no hostile megabytes alive
         self.reason = reason
 
@@ -76,7 +78,7 @@ def _decode_utf8_or_raise(data: bytes | bytearray) -> str:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as error:
         raise UnreadableJSON(
-            f"byte 0x{data[error.start]:02x} at byte {error.start + 1} is not UTF-8", "", 0
+            f"byte 0x{data[error.start]:02x} at byte {error.start + 1} is not UTF-8", "", None
         ) from None
 
 
@@ -93,18 +95,41 @@ def loads_json(
     if not isinstance(text, str):
         raise TypeError(f"loads_json reads a str or bytes, not {type(text).__name__}")
     if len(text) > max_chars:
-        raise UnreadableJSON(f"longer than {max_chars} characters ({len(text)})", text, max_chars)
+        raise UnreadableJSON(f"longer than {max_chars} characters ({len(text)})", text, None)
     depth = json_depth(text)
     if depth > max_depth:
-        raise UnreadableJSON(f"nested {depth} levels deep, more than the {max_depth} allowed", text, 0)
+        raise UnreadableJSON(f"nested {depth} levels deep, more than the {max_depth} allowed", text, None)
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise UnreadableJSON(error.msg, text, error.pos) from None
     except RecursionError:  # only when the caller's own stack is already nearly full
-        raise UnreadableJSON("nested too deeply for the remaining stack", text, 0) from None
+        raise UnreadableJSON("nested too deeply for the remaining stack", text, None) from None
     except ValueError as error:  # e.g. an integer beyond Python's 4,300-digit conversion limit
-        raise UnreadableJSON(str(error), text, 0) from None
+        raise UnreadableJSON(str(error).split(";")[0], text, None) from None
+
+
+_DECODER = json.JSONDecoder()
+
+
+def decode_json_at(text: str, start: int, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, int]:
+    """The JSON value that starts at ``text[start]`` and the index just past it, within the depth bound.
+
+    ``JSONDecoder.raw_decode`` for readers of one large array element by element; every failure is
+    :class:`UnreadableJSON`, and the caller finds where the bad element ends itself.
+    """
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as error:
+        raise UnreadableJSON(error.msg, text, error.pos) from None
+    except RecursionError:
+        raise UnreadableJSON("nested too deeply for the remaining stack", text, None) from None
+    except ValueError as error:
+        raise UnreadableJSON(str(error).split(";")[0], text, None) from None
+    depth = json_depth(text[start:end])
+    if depth > max_depth:
+        raise UnreadableJSON(f"nested {depth} levels deep, more than the {max_depth} allowed", text, None)
+    return value, end
 
 
 def parse_json_or_none(text: str | bytes | bytearray) -> Any | None:

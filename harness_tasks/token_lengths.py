@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks.atomic_files import write_atomically
+from harness_tasks.input_boundary import loads_json
 
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def _read(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = loads_json(path.read_bytes())
         if stored.get("format") == FORMAT and isinstance(stored.get("lengths"), dict):
             return {str(k): int(v) for k, v in stored["lengths"].items()}
         raise ValueError("unexpected layout")

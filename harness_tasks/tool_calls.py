@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness_tasks.input_boundary import UnreadableJSON, loads_json, parse_json_or_none
+
 
 TOOLS_PREAMBLE = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
@@ -107,8 +109,8 @@ def parse_tools_system_prompt(system_text: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue  # blank lines list nothing (split on "\n" only: U+2028 may sit inside a JSON string)
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as error:
+            entry = loads_json(line)
+        except UnreadableJSON as error:
             raise ValueError(f"tool line {line_no} in <tools> is not JSON: {error}") from None
         docs.append(entry.get("function", entry) if isinstance(entry, dict) else entry)
     return docs
@@ -120,18 +122,12 @@ def format_tool_calls(calls: list[ToolCall] | tuple[ToolCall, ...]) -> str:
 
 
 def _call_from_json(body: str) -> ToolCall | None:
-    try:
-        obj = json.loads(body)
-    except json.JSONDecodeError:
-        return None
+    obj = parse_json_or_none(body)
     if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
         return None
     arguments = obj.get("arguments", {})
     if isinstance(arguments, str):  # some models emit the arguments as a JSON string
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            return None
+        arguments = parse_json_or_none(arguments)
     if not isinstance(arguments, dict):
         return None
     return ToolCall(obj["name"], arguments)

@@ -8,13 +8,13 @@ build, naming the file, the task and the key, so that nothing downstream has to 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness_tasks.categories import CATEGORY_NAMES
+from harness_tasks.input_boundary import DataFormatError, read_json_file
 from toolrm_leaderboard.errors import LeaderboardInputError
 from toolrm_leaderboard.task_names import TRBENCH, TaskId, parse_task_name
 
@@ -146,16 +146,11 @@ def required_metrics(task: TaskId) -> tuple[str, ...]:
 
 def _load_json(path: Path) -> dict:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))  # lm-eval writes NaN; json reads it
+        document = read_json_file(path)  # lm-eval writes NaN; the boundary reads it
     except OSError as error:
         raise LeaderboardInputError(f"cannot read {path}: {error.strerror}") from error
-    except UnicodeDecodeError as error:
-        raise LeaderboardInputError(
-            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
-            "lm-eval writes UTF-8 JSON"
-        ) from error
-    except json.JSONDecodeError as error:
-        raise LeaderboardInputError(f"{path}: not valid JSON ({error})") from error
+    except DataFormatError as error:  # not UTF-8, not JSON, nested too deep, an overlong number
+        raise LeaderboardInputError(f"{error}; lm-eval writes UTF-8 JSON") from error
     if not isinstance(document, dict):
         raise LeaderboardInputError(f"{path}: not an lm-eval results file (top level is not an object)")
     return document

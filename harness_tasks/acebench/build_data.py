@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from harness_tasks.atomic_files import write_atomically
+from harness_tasks.input_boundary import iter_json_lines
 
 
 NORMAL_CATEGORIES = (
@@ -41,15 +42,7 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "acebench_en_subset.jsonl
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}: row {line_no}: not JSON ({error})") from None
-    return rows
+    return [row for _, row in iter_json_lines(path)]
 
 
 def collect_rows(checkout: Path, per_category: int) -> list[dict]:

@@ -12,8 +12,6 @@ Each row of ``data/acebench_en_subset.jsonl.gz`` is one ACEBench prompt row join
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from harness_tasks.acebench.build_data import CATEGORIES, DATA_FILE, SPECIAL_CATEGORIES
 from harness_tasks.acebench.convert import acebench_to_hermes
+from harness_tasks.input_boundary import DataFormatError, iter_lines, loads_json_line, read_bytes
 from harness_tasks.tool_calls import render_tools_system_prompt
 
 
@@ -149,23 +148,23 @@ def item_from_row(row: Any, where: str) -> AceItem:
 
 
 def read_items_file(path: Path) -> list[AceItem]:
-    opener = gzip.open if path.suffix == ".gz" else open
     items = []
     seen: set[str] = set()
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for row_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: row {row_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise AceDataError(f"{where}: not JSON ({error})") from None
-            item = item_from_row(row, where)
-            if item.id in seen:
-                raise AceDataError(f"{where}: field 'id' {item.id!r} repeats an earlier row")
-            seen.add(item.id)
-            items.append(item)
+    try:
+        data = read_bytes(path)
+    except DataFormatError as error:
+        raise AceDataError(str(error)) from None
+    for row_no, raw in iter_lines(data):
+        where = f"{path}: row {row_no}"
+        try:
+            row = loads_json_line(raw, where)
+        except DataFormatError as error:
+            raise AceDataError(str(error)) from None
+        item = item_from_row(row, where)
+        if item.id in seen:
+            raise AceDataError(f"{where}: field 'id' {item.id!r} repeats an earlier row")
+        seen.add(item.id)
+        items.append(item)
     return items
 
 

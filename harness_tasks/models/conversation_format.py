@@ -21,6 +21,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from harness_tasks.input_boundary import UnreadableJSON, loads_json
+
 
 CONVERSATION_FORMAT = "toolrm-conversation/1"
 
@@ -62,8 +64,8 @@ def encode_conversation(messages: Sequence[Any], where: str) -> str:
 def decode_conversation(text: str, where: str) -> list[Message]:
     """Messages from a ``doc_to_text`` string written by :func:`encode_conversation`."""
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
+        payload = loads_json(text)
+    except UnreadableJSON as error:
         hint = (
             " (was the task run with --apply_chat_template or --system_instruction? RM model types "
             "apply the model's own chat template and need the context exactly as the task wrote it)"

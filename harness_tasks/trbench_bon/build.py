@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gzip
 import hashlib
 import json
 import random
@@ -48,6 +47,7 @@ from harness_tasks.acebench import (
 from harness_tasks.acebench.checker import _CALL_SUFFIX
 from harness_tasks.acebench.convert import acebench_to_hermes
 from harness_tasks.acebench.reader import AceItem
+from harness_tasks.input_boundary import iter_json_lines
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
 from harness_tasks.trbench_bon.candidates import Candidate, CandidateSet, encode_jsonl_gz
 from harness_tasks.trbench_build.checkers import Verdict
@@ -326,8 +326,7 @@ def acebench_set(item: AceItem, seed: int) -> CandidateSet:
 
 
 def pairwise_bfcl_ids() -> set[str]:
-    with gzip.open(PAIRWISE_PAIRS_FILE, "rt", encoding="utf-8") as handle:
-        return {json.loads(line)["raw_id"] for line in handle if line.strip()}
+    return {pair["raw_id"] for _, pair in iter_json_lines(PAIRWISE_PAIRS_FILE)}
 
 
 def _allowed_value_variant(item, rng: random.Random) -> list[ToolCall] | None:

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks.atomic_files import write_atomically
+from harness_tasks.input_boundary import DataFormatError, UnreadableJSON, iter_lines, loads_json, read_bytes
+from harness_tasks.tool_calls import parse_tool_calls
 
 
 SOURCES = ("acebench", "bfcl")
@@ -92,6 +94,26 @@ def _field(row: dict, name: str, kind: type | tuple[type, ...], where: str, *, o
     return value
 
 
+def _check_correct_label(text: str, error_type: str | None, here: str) -> None:
+    """What any source checker requires of a candidate it passed, checked without the checker.
+
+    Both checkers fail a turn whose ``<tool_call>`` block is not ``{"name", "arguments"}`` JSON
+    (BFCL: its AST decoder; ACEBench: the call cannot be parsed), and a checker's pass carries no
+    error type. A label that breaks either is a file error, found before the first generation.
+    ``tests/test_bon_tasks.py`` runs the real checkers over every shipped candidate.
+    """
+    if error_type is not None:
+        raise CandidateFileError(
+            f"{here}.correct' is true but 'error_type' is {error_type!r} (a passed candidate has none)"
+        )
+    parsed = parse_tool_calls(text)
+    if parsed.malformed:
+        raise CandidateFileError(
+            f"{here}.correct' is true but its text holds a malformed tool call "
+            f"({parsed.malformed[0][:80]!r}); the source checker fails such a turn"
+        )
+
+
 def parse_row(row: Any, where: str) -> CandidateSet:
     if not isinstance(row, dict):
         raise CandidateFileError(f"{where}: the row is not an object")
@@ -124,6 +146,8 @@ def parse_row(row: Any, where: str) -> CandidateSet:
             raise CandidateFileError(f"{here}' is not an object")
         if not isinstance(entry.get("text"), str):
             raise CandidateFileError(f"{here}.text' is missing or not a string")
+        if not entry["text"].strip():
+            raise CandidateFileError(f"{here}.text' is empty (a candidate is a non-empty assistant turn)")
         if "correct" not in entry or entry["correct"] is None:
             raise CandidateFileError(f"{here}.correct' is missing (the source checker's verdict)")
         if not isinstance(entry["correct"], bool):
@@ -131,6 +155,8 @@ def parse_row(row: Any, where: str) -> CandidateSet:
         error_type = entry.get("error_type")
         if error_type is not None and not isinstance(error_type, str):
             raise CandidateFileError(f"{here}.error_type' should be a string or null")
+        if entry["correct"]:
+            _check_correct_label(entry["text"], error_type, here)
         candidates.append(
             Candidate(
                 entry["text"],
@@ -150,15 +176,15 @@ def _rows_of(path: Path) -> Iterable[tuple[int, Any]]:
         for row_no, row in enumerate(pq.read_table(path).to_pylist(), start=1):
             yield row_no, row
         return
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for row_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield row_no, json.loads(line)
-            except json.JSONDecodeError as error:
-                raise CandidateFileError(f"{path}: row {row_no}: not JSON ({error})") from None
+    try:
+        data = read_bytes(path)
+    except DataFormatError as error:
+        raise CandidateFileError(str(error)) from None
+    for row_no, raw in iter_lines(data):
+        try:  # not JSON, nested too deep, an overlong number, a byte that is not UTF-8
+            yield row_no, loads_json(raw)
+        except UnreadableJSON as error:
+            raise CandidateFileError(f"{path}: row {row_no}: not JSON ({error})") from None
 
 
 def read_candidate_file(path: str | Path) -> list[CandidateSet]:

@@ -36,6 +36,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from harness_tasks.input_boundary import parse_bounded_int
 from harness_tasks.judgment import strip_think
 
 
@@ -77,9 +78,9 @@ def parse_index_choice(text: str, n: int) -> int | None:
     for candidate in (strict, _first_block(visible, "<choice>", "</choice>")):
         if candidate is None:
             continue
-        value = candidate.strip()
-        if value.isdigit() and value.isascii() and 1 <= int(value) <= n:
-            return int(value)
+        value = parse_bounded_int(candidate)  # None past 18 digits: int() fails past 4,300
+        if value is not None and 1 <= value <= n:
+            return value
         return None  # the reference parser reads the first match only
     return None
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from harness_tasks.categories import Category, resolve_category
+from harness_tasks.input_boundary import iter_json_lines
 
 
 PINNED_BFCL_EVAL_VERSION = "2026.3.23"
@@ -104,16 +104,7 @@ def bfcl_data_dir() -> Path:
 
 def read_json_lines(path: Path) -> list[dict[str, Any]]:
     """BFCL's ``*.json`` data files are JSON Lines; errors name the file and line."""
-    rows = []
-    with path.open(encoding="utf-8") as lines:
-        for line_no, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, line {line_no}: not valid JSON ({error})") from None
-    return rows
+    return [row for _, row in iter_json_lines(path)]
 
 
 @cache

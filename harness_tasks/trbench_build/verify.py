@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.input_boundary import loads_json, read_json_file
 from harness_tasks.trbench_build.build import NOTICE_FILE_NAME, PAIRS_FILE_NAME, STATS_FILE_NAME
 
 
@@ -34,7 +35,7 @@ class Comparison:
 
 def content_stats(stats: dict[str, Any]) -> dict[str, Any]:
     """``build_stats`` without the fields that depend on how the pair file was compressed."""
-    trimmed = json.loads(json.dumps(stats))
+    trimmed = loads_json(json.dumps(stats))
     for entry in trimmed.get("files", {}).values():
         for key in COMPRESSION_DEPENDENT_FIELDS:
             entry.pop(key, None)
@@ -44,7 +45,7 @@ def content_stats(stats: dict[str, Any]) -> dict[str, Any]:
 def _first_difference(built: list[str], reference: list[str]) -> str:
     for line_no, (new, old) in enumerate(zip(built, reference, strict=False), start=1):
         if new != old:
-            new_row, old_row = json.loads(new), json.loads(old)
+            new_row, old_row = loads_json(new), loads_json(old)
             fields = [
                 key for key in dict.fromkeys([*old_row, *new_row]) if new_row.get(key) != old_row.get(key)
             ]
@@ -75,8 +76,8 @@ def compare_builds(built_dir: Path, reference_dir: Path) -> Comparison:
             f"{PAIRS_FILE_NAME}: same content, different gzip bytes (another zlib implementation); "
             "the task's data_build digest follows the shipped file"
         )
-    built_stats = json.loads((built_dir / STATS_FILE_NAME).read_text(encoding="utf-8"))
-    reference_stats = json.loads((reference_dir / STATS_FILE_NAME).read_text(encoding="utf-8"))
+    built_stats = read_json_file(built_dir / STATS_FILE_NAME)
+    reference_stats = read_json_file(reference_dir / STATS_FILE_NAME)
     if content_stats(built_stats) != content_stats(reference_stats):
         keys = sorted(
             key

@@ -21,14 +21,13 @@ One JSON object per line of ``data/selfcorrect_items.jsonl.gz``:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from harness_tasks import TASKS_DIR
+from harness_tasks.input_boundary import DataFormatError, iter_lines, loads_json_line, read_bytes
 
 
 DATA_DIR = TASKS_DIR / "trbench_selfcorrect" / "data"
@@ -109,19 +108,21 @@ def read_items(path: Path | None = None) -> list[dict[str, Any]]:
             "`python -m harness_tasks.trbench_selfcorrect.build`"
         )
     items, seen = [], set()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line_no, line in enumerate(lines, start=1):
-            where = f"{path}, line {line_no}"
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ItemFormatError(f"{where}: not valid JSON ({error})") from None
-            validate_item(item, where)
-            if item["id"] in seen:
-                raise ItemFormatError(f"{where}: field 'id' repeats {item['id']!r}")
-            seen.add(item["id"])
-            items.append(item)
+    try:
+        data = read_bytes(path)
+    except DataFormatError as error:
+        raise ItemFormatError(str(error)) from None
+    for line_no, raw in iter_lines(data):
+        where = f"{path}, line {line_no}"
+        try:
+            item = loads_json_line(raw, where)
+        except DataFormatError as error:
+            raise ItemFormatError(str(error)) from None
+        validate_item(item, where)
+        if item["id"] in seen:
+            raise ItemFormatError(f"{where}: field 'id' repeats {item['id']!r}")
+        seen.add(item["id"])
+        items.append(item)
     return items
 
 

@@ -10,12 +10,12 @@ sample log (``--log_samples``), where every sample holds its item and its outcom
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness_tasks.input_boundary import iter_lines, loads_json_line, read_bytes
 from harness_tasks.trbench_selfcorrect.metrics import ItemOutcome
 
 
@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        with args.samples.open(encoding="utf-8") as lines:
-            tallies = tally_by_error_type(json.loads(line) for line in lines if line.strip())
+        data = read_bytes(args.samples)
+        tallies = tally_by_error_type(
+            loads_json_line(raw, f"line {line_no}") for line_no, raw in iter_lines(data)
+        )
     except (OSError, ValueError) as error:
         print(f"{args.samples}: {error}", file=sys.stderr)
         return 2

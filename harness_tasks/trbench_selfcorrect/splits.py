@@ -9,12 +9,11 @@ files: rebuild self-correction after rebuilding either (a test fails on any over
 
 from __future__ import annotations
 
-import gzip
-import json
 from functools import cache
 from pathlib import Path
 
 from harness_tasks import TASKS_DIR
+from harness_tasks.input_boundary import DataFormatError, iter_json_lines
 from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
 
 
@@ -34,15 +33,12 @@ def best_of_n_bfcl_ids(candidates_file: Path = BEST_OF_N_CANDIDATES_FILE) -> fro
     if not candidates_file.exists():
         return frozenset()
     ids = set()
-    with gzip.open(candidates_file, "rt", encoding="utf-8") as lines:
-        for line_no, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            item_id = json.loads(line).get("item_id")
-            if not isinstance(item_id, str):
-                raise ValueError(f"{candidates_file}, line {line_no}: missing string field 'item_id'")
-            if item_id.startswith(BFCL_PREFIX):
-                ids.add(item_id.removeprefix(BFCL_PREFIX))
+    for line_no, row in iter_json_lines(candidates_file):
+        item_id = row.get("item_id") if isinstance(row, dict) else None
+        if not isinstance(item_id, str):
+            raise DataFormatError(f"{candidates_file}, line {line_no}: missing string field 'item_id'")
+        if item_id.startswith(BFCL_PREFIX):
+            ids.add(item_id.removeprefix(BFCL_PREFIX))
     return frozenset(ids)
 
 

@@ -4,8 +4,7 @@ lm-eval loads this file by path, so everything real lives in the ``harness_tasks
 imported absolutely; these are thin adapters.
 """
 
-import json
-
+from harness_tasks.input_boundary import loads_json
 from harness_tasks.trbench_selfcorrect.checking import check_response
 from harness_tasks.trbench_selfcorrect.dataset import load_selfcorrect
 from harness_tasks.trbench_selfcorrect.lm_task import SelfCorrectionTask
@@ -25,7 +24,7 @@ def doc_to_target(doc: dict) -> str:
 
 def process_results(doc: dict, results: list[str]) -> dict[str, list]:
     """Score the final turn with the item's checker; every metric aggregates the same record."""
-    run = json.loads(results[0])
+    run = loads_json(results[0])  # the run record lm_task.py wrote
     checker = doc.get("checker", "source")
     final_correct = doc["candidate_correct"]
     disagrees = bool(doc.get("candidate_readings_disagree", False))

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.input_boundary import iter_json_lines, read_json_file
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.trbench_bfcl.dataset import DataFormatError
 from toolrm_train.bt.packing import TokenizedPair
@@ -81,18 +82,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
         return pq.read_table(path).to_pylist()
     if suffix == ".jsonl":
-        rows = []
-        with path.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise DataFormatError(f"{path}, line {line_number}: not valid JSON ({error})") from None
-        return rows
+        return [row for _, row in iter_json_lines(path)]
     if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path)
         if not isinstance(data, list):
             raise DataFormatError(f"{path}: a .json data file must hold a list of rows")
         return data

@@ -50,6 +50,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.checkpoint.api import CheckpointException
 
+from harness_tasks.input_boundary import read_json_file
 from toolrm_train.core.config import ConfigError, TrainerConfig, save_config
 from toolrm_train.core.distributed import DistEnv, all_gather_objects, barrier, broadcast_object
 from toolrm_train.core.errors import CheckpointError
@@ -456,8 +457,8 @@ def read_trainer_state(path: str | Path) -> dict[str, Any]:
     """The ``trainer_state.json`` of a checkpoint (step, world_size, trainer_state, rng)."""
     file = Path(path) / TRAINER_STATE_FILE
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        return read_json_file(file)
+    except (OSError, ValueError) as exc:  # ValueError: DataFormatError, not readable JSON (any cause)
         raise CheckpointError(f"{file}: cannot read the checkpoint's trainer state ({exc})") from exc
 
 

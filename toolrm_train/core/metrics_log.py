@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from harness_tasks.atomic_files import write_atomically
+from harness_tasks.input_boundary import UnreadableJSON, iter_lines, loads_json
 from toolrm_train.core.config import TrainerConfig, config_to_dict
 from toolrm_train.core.distributed import DistEnv
 
@@ -54,11 +55,12 @@ def truncate_metrics(path: Path, last_step: int) -> int:
     if not path.is_file():
         return 0
     kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for _, raw in iter_lines(path.read_bytes()):
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill
+            record = loads_json(raw)
+        except UnreadableJSON:
+            continue  # a line cut by a kill (even inside a multi-byte character)
+        line = raw.decode("utf-8")
         if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= last_step:
             kept.append(line)
     write_atomically(path, "".join(f"{line}\n" for line in kept))

@@ -11,12 +11,12 @@ file, row and field (``strict_data`` makes it an error); so is a prompt longer t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.input_boundary import UnreadableJSON, iter_lines, loads_json, parse_json_or_none
 from toolrm_train.toolpref.issues import IssueLog
 
 
@@ -53,22 +53,17 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
         return pq.read_table(path).to_pylist()
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    rows.append({"__invalid_json__": f"line {number}: {exc.msg}"})
+    for number, raw in iter_lines(path.read_bytes()):
+        try:
+            rows.append(loads_json(raw))
+        except UnreadableJSON as exc:  # bad JSON, too deep, digits, a byte that is not UTF-8
+            rows.append({"__invalid_json__": f"line {number}: {exc.msg}"})
     return rows
 
 
 def _messages(value: Any) -> list[dict[str, str]] | None:
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return None
+        value = parse_json_or_none(value)
     if hasattr(value, "tolist"):
         value = value.tolist()
     if not isinstance(value, list) or not value:
@@ -98,20 +93,14 @@ def parse_row(
         return None
     reward_model = row.get("reward_model")
     if isinstance(reward_model, str):
-        try:
-            reward_model = json.loads(reward_model)
-        except json.JSONDecodeError:
-            reward_model = None
+        reward_model = parse_json_or_none(reward_model)
     truth = reward_model.get("ground_truth") if isinstance(reward_model, dict) else None
     if truth is None or str(truth).strip() not in ("1", "2"):
         issues.skip(STAGE, "invalid_ground_truth", where, "reward_model.ground_truth", f"found {truth!r}")
         return None
     extra = row.get("extra_info")
     if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except json.JSONDecodeError:
-            extra = None
+        extra = parse_json_or_none(extra)
     if extra is not None and not isinstance(extra, dict):
         issues.skip(STAGE, "invalid_extra_info", where, "extra_info", "expected a mapping")
         return None

@@ -16,6 +16,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from harness_tasks.input_boundary import UnreadableJSON, loads_json
 from harness_tasks.tool_calls import (
     ToolCall,
     format_tool_calls,
@@ -64,8 +65,8 @@ def _json_field(value: Any, field: str) -> Any:
     """Several datasets store lists and objects as JSON strings; accept both."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError as error:
+            return loads_json(value)
+        except UnreadableJSON as error:
             raise NormaliseError("invalid_json_field", field, str(error)) from None
     return value
 
@@ -137,8 +138,8 @@ def _tools_from_system(text: str) -> list[dict[str, Any]] | None:
         default="",
     )
     try:
-        return normalise_tools(json.loads(body), "system.<tools>")
-    except (json.JSONDecodeError, NormaliseError):
+        return normalise_tools(loads_json(body), "system.<tools>")
+    except (UnreadableJSON, NormaliseError):
         pass
     try:  # Hermes-FC prints a Python list of dicts
         return normalise_tools(ast.literal_eval(body), "system.<tools>")

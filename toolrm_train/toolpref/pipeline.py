@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
+from harness_tasks.input_boundary import UnreadableJSON, loads_json
 from harness_tasks.judge_prompts import PROMPT_VARIANTS, check_variant
 from harness_tasks.progress import progress_bars
 from harness_tasks.tool_call_score import score_tool_calls
@@ -307,9 +308,9 @@ def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, dict[str, Any
     data = path.read_bytes()
     newline = data.find(b"\n")
     try:
-        if newline < 0 or json.loads(data[:newline]) != dict(header):
+        if newline < 0 or loads_json(data[:newline]) != dict(header):
             return None  # written under other settings (or torn in its header): not reusable
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except UnreadableJSON:
         return None
     cached: dict[str, dict[str, Any]] = {}
     good_end = position = newline + 1
@@ -318,11 +319,11 @@ def read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, dict[str, Any
         if end < 0:
             break  # the last line has no newline: cut off mid-write
         try:
-            entry = json.loads(data[position:end])
+            entry = loads_json(data[position:end])
             key, texts, skips = entry["key"], entry["texts"], entry.get("skips", [])
             if not isinstance(key, str) or not isinstance(texts, list) or not isinstance(skips, list):
                 raise TypeError
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        except (UnreadableJSON, KeyError, TypeError):
             break
         cached[key] = {"texts": texts, "skips": skips}
         position = good_end = end + 1

@@ -15,13 +15,13 @@ silent loss. Shapes recognised, by their keys:
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness_tasks.input_boundary import UnreadableJSON, decode_json_at, loads_json
 from toolrm_train.toolpref.issues import IssueLog
 
 
@@ -79,7 +79,6 @@ def _read_bytes(path: Path) -> tuple[bytes, str | None]:
     return b"".join(chunks), None
 
 
-_DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 """``surrogateescape`` turns each byte that is not UTF-8 into one of these code points."""
@@ -107,8 +106,8 @@ def _iter_json_lines(data: bytes, name: str, log: IssueLog) -> Iterator[tuple[An
         if line_no == 1:
             line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
+            row = loads_json(line)
+        except UnreadableJSON as error:
             log.skip("read", "invalid_json", f"{name}, line {line_no}", detail=str(error))
             continue
         yield row, f"{name}, line {line_no}"
@@ -167,9 +166,9 @@ def _iter_json_array(data: bytes, name: str, log: IssueLog) -> Iterator[tuple[An
             log.skip("read", "invalid_json", where, detail=f"line {line_at(start)}: the array is not closed")
             return
         try:
-            row, end = _DECODER.raw_decode(text, start)
+            row, end = decode_json_at(text, start)
             problem = None
-        except json.JSONDecodeError as error:
+        except UnreadableJSON as error:
             row, end, problem = None, _skip_value(text, start), str(error)
         after = _WHITESPACE.match(text, end).end()
         if problem is None and not text.startswith((",", "]"), after):

@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from harness_tasks.input_boundary import UnreadableJSON, loads_json
 from harness_tasks.tool_calls import parse_tool_calls
 from toolrm_train.toolpref.trajectory import Trajectory
 
@@ -69,7 +70,7 @@ def _closed(schema: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=4096)
 def _validator_for(schema_json: str):
-    schema = json.loads(schema_json)
+    schema = loads_json(schema_json)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     cls.check_schema(schema)
     return cls(schema)
@@ -136,8 +137,8 @@ def is_failed_tool_result(content: str) -> bool:
     """A tool result reporting failure: ``{"error": ...}`` JSON or text starting with Error/Traceback."""
     text = content.strip()
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+        value = loads_json(text)
+    except UnreadableJSON:
         return text.lower().startswith(_FAILURE_PREFIXES)
     return isinstance(value, Mapping) and bool(value.get("error"))
 
