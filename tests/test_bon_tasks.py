@@ -185,6 +185,37 @@ def test_invalid_answers_are_counted_never_selected():
     )  # coins decided every match
 
 
+class OneHostileAnswerJudge(ScriptedBonJudge):
+    """The oracle judge, except its first answer: a ``<choice>`` of 5,000 digits (``int()`` fails on it)."""
+
+    def __init__(self) -> None:
+        super().__init__("oracle")
+        self.hostile_item: str | None = None
+
+    def _answer(self, doc: dict) -> str:
+        if self.hostile_item is None:
+            self.hostile_item = doc["item_id"]
+            return "<choice>\n" + "7" * 5000 + "\n</choice>"
+        return super()._answer(doc)
+
+
+@pytest.mark.parametrize(("task", "limit"), [("trbench_bon_think", 12), ("trbench_bon_think_knockout", 6)])
+def test_one_hostile_answer_is_counted_and_the_run_reports_every_metric(task, limit):
+    judge = OneHostileAnswerJudge()
+    got = metrics(run(task, judge, limit=limit), task)
+    clean = metrics(run(task, ScriptedBonJudge("oracle"), limit=limit), task)
+    assert got["n_problems"] == limit and judge.hostile_item is not None
+    assert got["invalid_answer_rate"] == pytest.approx(1 / judge.calls)
+    assert clean["invalid_answer_rate"] == 0.0
+
+    def undefined(values: dict) -> set[str]:  # categories absent from a --limit run
+        return {name for name, value in values.items() if isinstance(value, float) and math.isnan(value)}
+
+    assert got.keys() == clean.keys() and undefined(got) == undefined(clean)
+    if task == "trbench_bon_think":  # one call per item: that item alone has no valid selection
+        assert got["invalid_selection_rate"] == pytest.approx(1 / limit)
+
+
 # ---------------------------------------------------------------- scalar RMs
 
 

@@ -151,6 +151,40 @@ def test_unparseable_revisions_are_counted_and_scored_as_the_candidate(task_mana
         assert metrics["broken_rate"] == 0.0
 
 
+class OneHostileReviser(ScriptedSelfCorrection):
+    """Revises with the reference turn, except once: a tool call whose arguments nest 1,000 levels deep
+    (valid JSON that ``json.loads`` cannot read: RecursionError)."""
+
+    def __init__(self) -> None:
+        super().__init__(critic="always_incorrect", reviser="ground_truth")
+        self.hostile_item: str | None = None
+
+    def _revision(self, doc: dict) -> str:
+        if self.hostile_item is None:
+            self.hostile_item = doc["id"]
+            deep = '{"a": ' * 1000 + "1" + "}" * 1000
+            return f'<tool_call>\n{{"name": "f", "arguments": {deep}}}\n</tool_call>'
+        return super()._revision(doc)
+
+
+def test_one_hostile_revision_is_counted_and_the_run_reports_every_metric(task_manager, first_items):
+    model = OneHostileReviser()
+    results = lm_eval.simple_evaluate(
+        model=model,
+        tasks=["trbench_selfcorrect_think"],
+        task_manager=task_manager,
+        limit=LIMIT,
+        bootstrap_iters=0,
+    )
+    metrics = {k.removesuffix(",none"): v for k, v in results["results"]["trbench_selfcorrect_think"].items()}
+    hostile = next(item for item in first_items if item["id"] == model.hostile_item)
+    assert metrics["n_problems"] == LIMIT
+    assert metrics["unparsed_revisions"] == 1  # counted, and scored as its candidate:
+    expected = (LIMIT - 1 + hostile["candidate_correct"]) / LIMIT
+    assert metrics["acc_at_round_1"] == pytest.approx(expected)
+    assert metrics["revision_parse_rate"] == pytest.approx((LIMIT - 1) / LIMIT)
+
+
 def test_a_declared_reviser_model_revises_instead_of_the_critic(task_manager):
     # the model under test would echo; the declared policy model (same backend class) returns the truth
     metrics = run(
