@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import random
+import re
 from pathlib import Path
 
 import lm_eval
@@ -17,7 +18,7 @@ from lm_eval.tasks import TaskManager
 import harness_tasks.models  # noqa: F401  (built-in lm-eval models stay registered)
 from harness_tasks import TASKS_DIR
 from harness_tasks.trbench_bon import _generate_configs, build
-from harness_tasks.trbench_bon.candidates import CandidateFileError, read_candidate_file
+from harness_tasks.trbench_bon.candidates import CandidateFileError, candidate_data_build, read_candidate_file
 from harness_tasks.trbench_bon.selection import (
     Match,
     decide_comparison,
@@ -239,11 +240,24 @@ def scored_file(tmp_path_factory) -> tuple[Path, list[int]]:
     return path, want
 
 
+def test_own_candidates_need_their_own_data_build(scored_file):
+    """Without it the results would record the shipped sets' build: refused before any generation."""
+    path, _ = scored_file
+    build_of_path = candidate_data_build(path)
+    assert build_of_path.startswith("bon:file:sha256:") and build_of_path != _generate_configs.data_build()
+    model = ControlledScalarRM()
+    with pytest.raises(CandidateFileError, match=re.escape(f'"data_build": "{build_of_path}"')):
+        run("trbench_bon_disc", model, metadata={"candidates": str(path)})
+    stale = {"candidates": str(path), "data_build": _generate_configs.data_build()}
+    with pytest.raises(CandidateFileError, match="declares bon:embedded:sha256:"):
+        run("trbench_bon_disc", model, metadata=stale)
+
+
 def test_scalar_rm_selects_the_highest_score_ties_to_the_first(scored_file):
     path, want = scored_file
-    results = run(
-        "trbench_bon_disc", ControlledScalarRM(), metadata={"candidates": str(path)}, log_samples=True
-    )
+    own = {"candidates": str(path), "data_build": candidate_data_build(path)}
+    results = run("trbench_bon_disc", ControlledScalarRM(), metadata=own, log_samples=True)
+    assert results["configs"]["trbench_bon_disc"]["metadata"]["data_build"] == own["data_build"]
     got = metrics(results, "trbench_bon_disc")
     correct = [[c.correct for c in s.candidates[:8]] for s in SETS[:8]]
     assert got["acc_at_n_8"] == pytest.approx(sum(c[w] for c, w in zip(correct, want, strict=True)) / 8)
@@ -308,6 +322,32 @@ def test_malformed_candidate_files_name_file_row_and_field(tmp_path):
         CandidateFileError, match=r"short.jsonl: row 1: field 'candidates' has 4 entries; the task needs n=8"
     ):
         run("trbench_bon_think", ScriptedBonJudge(), metadata={"candidates": str(short)})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"text": "  "}, r"candidates\[1\]\.text' is empty"),
+        ({"text": "<tool_call>\n{not json}\n</tool_call>", "correct": True}, "malformed tool call"),
+        ({"correct": True, "error_type": "wrong_value"}, "'error_type' is 'wrong_value'"),
+    ],
+)
+def test_candidates_that_no_checker_would_pass_as_labelled_are_refused(tmp_path, change, message):
+    row = SETS[0].to_dict()
+    row["candidates"][1] |= {"correct": False, "error_type": "x"} | change
+    if change.get("correct") and "error_type" not in change:
+        row["candidates"][1]["error_type"] = None
+    with pytest.raises(CandidateFileError, match=r"bad.jsonl: row 1: field 'candidates\[1\]"):
+        read_candidate_file(_write(tmp_path, [row]))
+    with pytest.raises(CandidateFileError, match=message):
+        read_candidate_file(_write(tmp_path, [row]))
+
+
+def test_a_byte_that_is_not_utf8_names_file_and_row(tmp_path):
+    path = tmp_path / "sets.jsonl"
+    path.write_bytes(json.dumps(SETS[0].to_dict()).encode() + b"\n" + b'{"item_id": "caf\xe9"}\n')
+    with pytest.raises(CandidateFileError, match=r"sets.jsonl: row 2: not JSON \(byte 0xe9 at byte 17"):
+        read_candidate_file(path)
 
 
 def test_parquet_layout_reads_like_jsonl(tmp_path):

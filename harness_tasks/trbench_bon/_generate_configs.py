@@ -9,7 +9,6 @@ files here are not what this script writes.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
@@ -17,6 +16,7 @@ from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generati
 from harness_tasks.task_yaml import rendered_files as render_task_files
 from harness_tasks.trbench_bon.bon_metrics import metrics_for
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
+from harness_tasks.trbench_bon.candidates import candidate_data_build
 from harness_tasks.trbench_bon.task import DEFAULT_MAX_GEN_TOKENS
 
 
@@ -29,7 +29,7 @@ OTHER_N = (4, 16)
 
 
 def data_build() -> str:
-    return f"bon:embedded:sha256:{hashlib.sha256(CANDIDATES_FILE.read_bytes()).hexdigest()}"
+    return candidate_data_build(CANDIDATES_FILE, CANDIDATES_FILE)
 
 
 def _kwargs(protocol: str, n: int = DEFAULT_N, variant: str = "think") -> dict:

@@ -27,6 +27,7 @@ candidate's correctness.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -214,6 +215,17 @@ def read_candidate_file(path: str | Path) -> list[CandidateSet]:
     if not sets:
         raise CandidateFileError(f"{path}: the file holds no rows")
     return sets
+
+
+def candidate_data_build(path: str | Path, shipped: str | Path | None = None) -> str:
+    """A candidate file's ``data_build``: its content digest, ``bon:embedded:`` when it is the shipped file.
+
+    Results record it, so a run on a user's own sets never reads as a run on the shipped ones and
+    the leaderboard never ranks the two in one table.
+    """
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    shipped_digest = hashlib.sha256(Path(shipped).read_bytes()).hexdigest() if shipped else None
+    return f"bon:{'embedded:' if digest == shipped_digest else 'file:'}sha256:{digest}"
 
 
 def encode_jsonl_gz(sets: Iterable[CandidateSet]) -> bytes:

@@ -18,12 +18,18 @@ written atomically; a file in the layout of :mod:`harness_tasks.trbench_bon.cand
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness_tasks.judgment import strip_think
-from harness_tasks.trbench_bon.candidates import Candidate, CandidateSet, write_candidate_file
+from harness_tasks.trbench_bon.candidates import (
+    Candidate,
+    CandidateSet,
+    candidate_data_build,
+    write_candidate_file,
+)
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     first = sum(c[0] for c in correct) / len(sets)
     print(
         f"wrote {len(sets)} items x {args.n} candidates to {path} "
-        f"(first sample {first:.3f}, oracle {oracle:.3f})"
+        f"(first sample {first:.3f}, oracle {oracle:.3f}); evaluate them with\n"
+        f"  --metadata '{json.dumps({'candidates': str(path), 'data_build': candidate_data_build(path)})}'"
     )
 
 

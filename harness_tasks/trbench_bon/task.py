@@ -41,7 +41,7 @@ from harness_tasks.models.conversation_format import encode_conversation
 from harness_tasks.trbench_bon import sources
 from harness_tasks.trbench_bon.bon_metrics import BonRecord, metrics_for
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
-from harness_tasks.trbench_bon.candidates import CandidateFileError, read_candidate_file
+from harness_tasks.trbench_bon.candidates import CandidateFileError, candidate_data_build, read_candidate_file
 from harness_tasks.trbench_bon.selection import (
     Match,
     Selection,
@@ -77,13 +77,16 @@ def load_bon_dataset(
     both_orders: bool = True,
     candidates: str | None = None,
     checker: str = "source",
+    data_build: str | None = None,
     **_: Any,
 ) -> dict[str, datasets.Dataset]:
     """Docs for a Best-of-N task: the first ``n`` candidates of every set in the candidate file.
 
     ``candidates`` (from ``--metadata '{"candidates": "my_sets.parquet"}'``) replaces the shipped
     sets with a user's own, in the layout of :mod:`harness_tasks.trbench_bon.candidates`. Items
-    come in a seeded order (the same for every task of one seed). The keyword names are unusual
+    come in a seeded order (the same for every task of one seed). A user's file must come with its
+    own ``data_build`` (the error says which), so results name the sets they were computed on and
+    the leaderboard never ranks them beside the shipped sets. The keyword names are unusual
     on purpose: lm-eval passes every ``--model_args`` key (``seed=...`` among them) to this loader
     beside the task's own ``dataset_kwargs``, and a shared name would be a TypeError.
     ``checker`` (``--metadata '{"checker": "corrected"}'``) picks the reading the labels use
@@ -94,8 +97,9 @@ def load_bon_dataset(
     if protocol != "scalar":
         check_variant(prompt_variant)
     path = candidates or CANDIDATES_FILE
+    sets = read_candidate_file(path)  # validated first: a malformed file is named by row and field
     docs = []
-    for candidate_set in read_candidate_file(path):
+    for candidate_set in sets:
         where = candidate_set.where
         if len(candidate_set.candidates) < n:
             count = len(candidate_set.candidates)
@@ -130,6 +134,13 @@ def load_bon_dataset(
                 "seed": seed,
                 "both_orders": both_orders,
             }
+        )
+    # after every row is checked (errors naming a row come first)
+    actual = candidate_data_build(path, CANDIDATES_FILE)
+    if data_build is not None and data_build != actual:
+        raise CandidateFileError(
+            f"{path} is data build {actual}, but the task metadata declares {data_build}. To evaluate "
+            f'your own sets, pass both: --metadata \'{{"candidates": "{path}", "data_build": "{actual}"}}\''
         )
     # a seeded interleaving of sources and categories, so that a `--limit` run sees a mix of both
     seeded(seed, "document-order").shuffle(docs)
