@@ -16,6 +16,7 @@ from pathlib import Path
 from harness_tasks.categories import CATEGORY_NAMES
 from harness_tasks.input_boundary import DataFormatError, read_json_file
 from toolrm_leaderboard.errors import LeaderboardInputError
+from toolrm_leaderboard.metric_checks import check_metric_consistency
 from toolrm_leaderboard.task_names import TRBENCH, TaskId, parse_task_name
 
 
@@ -208,6 +209,7 @@ def _check_metrics(path: Path, task: TaskId, metrics: dict[str, float | None]) -
             raise LeaderboardInputError(
                 f"{where}: metric {metric!r} is {value}; expected a fraction in [0, 1] (not a percentage)"
             )
+    check_metric_consistency(path, task, metrics)  # N from the task's name, counts, oracle >= accuracy
     known = {f"acc_{name}" for name in CATEGORY_NAMES}
     unknown = sorted(m for m in metrics if m.startswith("acc_") and m not in known)
     if task.benchmark == TRBENCH and unknown:

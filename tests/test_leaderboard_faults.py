@@ -64,7 +64,8 @@ def test_non_utf8_results_file_exits_2_naming_it(tmp_path, capsys):
     status = cli.main([str(path.parent), "--out", str(out)])
     error = capsys.readouterr().err
     assert status == 2
-    assert error.startswith(f"toolrm-leaderboard: error: {path}: not UTF-8 text (byte 0xff at offset ")
+    assert error.startswith(f"toolrm-leaderboard: error: {path}, line ")  # the boundary names line and byte
+    assert "byte 0xff at byte " in error and "is not UTF-8" in error
     assert "Traceback" not in error
     assert not out.exists()
 
