@@ -3,7 +3,8 @@
 Two rules keep a table honest (see README, "Compatibility" and "Duplicate runs"):
 
 * every result of one task must come from one task version, and every result in a table from one
-  data build; otherwise the table is refused with the files and values that differ;
+  data build and (for full runs not made with ``--limit``) one number of problems; otherwise the
+  table is refused with the files and values that differ;
 * a row is filled by one run (or by per-category runs covering distinct categories). Two runs
   that would fill the same cell are an error, unless ``dedupe="latest"`` asks to keep the most
   recent run; the runs left out are listed in the notes. Nothing is ever averaged across runs.
@@ -57,6 +58,24 @@ def check_compatible(results: list[TaskResult]) -> None:
         raise LeaderboardInputError(
             f"results come from different data builds: {found}. Accuracies on different data are not "
             "comparable; make one leaderboard per data build (pass only the files of one build)."
+        )
+    _check_same_problems(results)
+
+
+def _check_same_problems(results: list[TaskResult]) -> None:
+    """Refuse full runs of one table that scored different numbers of problems (same build, other
+    items: e.g. a self-correction run restricted with ``categories``). ``--limit`` runs are exempt:
+    they are tagged as samples and never ranked."""
+    counts: dict[float, list[TaskResult]] = defaultdict(list)
+    for result in results:
+        problems = result.metrics.get("n_problems")
+        if result.limit is None and result.task.category is None and problems is not None:
+            counts[problems].append(result)
+    if len(counts) > 1:
+        found = "; ".join(f"{count:g} problems in {_files(rs)}" for count, rs in sorted(counts.items()))
+        raise LeaderboardInputError(
+            f"results score different numbers of problems: {found}. Accuracies over different items "
+            "are not comparable in one ranking; make one leaderboard per item set."
         )
 
 

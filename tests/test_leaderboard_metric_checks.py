@@ -24,7 +24,7 @@ def _edited(tmp_path: Path, source: Path, edit) -> tuple[Path, str]:
     (task,) = list(document["results"])[:1]
     edit(document, task)
     path = tmp_path / "run" / source.name
-    path.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document))
     return path, task
 
@@ -82,3 +82,16 @@ def test_default_n_is_the_tasks_own():
     from harness_tasks.trbench_bon._generate_configs import DEFAULT_N
 
     assert BON_DEFAULT_N == DEFAULT_N
+
+
+def test_runs_over_different_item_counts_are_never_ranked_in_one_table(tmp_path, capsys):
+    """Same data build, other items (a self-correction run restricted to some categories)."""
+    full = _edited(tmp_path / "a", SELFCORRECT_RUN, lambda document, task: None)[0]
+    fewer = _edited(tmp_path / "b", SELFCORRECT_RUN, _set("n_problems", 12))[0]
+    document = json.loads(fewer.read_text())
+    document["model_name"] = "someone/else"
+    fewer.write_text(json.dumps(document))
+    assert cli.main([str(full), str(fewer), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "different numbers of problems" in error and "12 problems in" in error
+    assert not (tmp_path / "out").exists()
