@@ -281,3 +281,21 @@ def test_judge_prompts_that_do_not_fit_are_skipped_and_counted_not_truncated(sho
         prompt = sample["arguments"][0][0]
         assert len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= 1024 - 8
         assert "<task>\nYou are an expert evaluator" in prompt
+
+
+def test_a_run_whose_every_pair_is_skipped_reports_zero_scored_and_the_skips(tiny_causal_lm_dir):
+    """Not lm-eval's IndexError (it builds no task without documents): results that say so."""
+    task = "trbench_bfcl_no_think"
+    manager = TaskManager(
+        include_path=str(TASKS_DIR),
+        include_defaults=False,
+        metadata={"pretrained": str(tiny_causal_lm_dir), "categories": "LP", "max_prompt_tokens": 1},
+    )
+    judge = ScriptedJudge(strategy="correct")
+    results = lm_eval.simple_evaluate(model=judge, tasks=[task], task_manager=manager, log_samples=True)
+    metrics = {k.split(",")[0]: v for k, v in results["results"][task].items() if "," in k}
+    lp_name = next(c.name for c in CATEGORIES if c.code == "LP")
+    lp_pairs = sum(1 for pair in read_pairs() if pair["task_source"] == lp_name)
+    assert metrics["n_pairs"] == 0 and metrics["skipped_overlong"] == lp_pairs > 0
+    assert math.isnan(metrics["w_avg"]) and math.isnan(metrics["invalid_rate"])  # nothing scored
+    assert len(results["samples"][task]) == 1  # the one placeholder request, never a scored pair

@@ -24,6 +24,7 @@ from harness_tasks.input_boundary import DataFormatError, iter_json_lines
 from harness_tasks.judge_prompts import check_variant, pairwise_prompt_messages
 from harness_tasks.judgment import DEFAULT_PARSE_MODE, check_parse_mode
 from harness_tasks.token_lengths import token_lengths
+from harness_tasks.trbench_bfcl.pairwise_metrics import ALL_SKIPPED_PAIR_ID
 
 
 if TYPE_CHECKING:  # imported where used: reading the embedded pairs needs no `datasets`
@@ -516,6 +517,7 @@ def load_trbench_bfcl(
     else:
         raise ValueError(f"unknown TRBench-BFCL source {source!r}; expected 'embedded' or 'hub'")
     kept = [row for row in rows if row["task_source"] in selected]
+    before_skips = kept
     skipped = no_room = 0
     if orders == "both":
         tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
@@ -535,11 +537,32 @@ def load_trbench_bfcl(
             tokenizer=loaded,
         )
     ordered = stratified_order(kept)
+    if not ordered and before_skips:  # every pair too long: results must still say so, not crash
+        ordered = [all_skipped_placeholder(before_skips[0], skipped + no_room)]
     for row in ordered:
         row["overlong_pairs_skipped"] = skipped
         row["context_pairs_skipped"] = no_room
         row["parse_mode"] = parse_mode
     return {"test": rows_to_dataset(ordered)}
+
+
+def all_skipped_placeholder(template: dict[str, Any], skipped: int) -> dict[str, Any]:
+    """The one row a run keeps when every pair was skipped (see ``ALL_SKIPPED_PAIR_ID``).
+
+    lm-eval builds no task without documents (``task_docs[0]``, an IndexError before any result is
+    written), so the run judges this short prompt once and every metric ignores its answer.
+    """
+    log.warning(
+        "all %d selected pairs were skipped as too long; the run judges one placeholder prompt "
+        "and reports zero scored pairs with the skip counts",
+        skipped,
+    )
+    text = (
+        "Every pair of this TRBench-BFCL run was skipped before judging: each prompt is longer than "
+        "the prompt limit or the model's context. This request only lets the run write its results; "
+        "its answer is not scored. Reply with OK."
+    )
+    return {**template, "pair_id": ALL_SKIPPED_PAIR_ID, "prompt": [{"role": "user", "content": text}]}
 
 
 def rows_to_dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:

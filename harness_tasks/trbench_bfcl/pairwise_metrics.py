@@ -26,6 +26,12 @@ from typing import Protocol
 from harness_tasks.categories import CATEGORY_NAMES
 
 
+ALL_SKIPPED_PAIR_ID = "all-pairs-skipped"
+"""``pair_id`` of the one placeholder row a run holds when the loader skipped every pair (too long):
+lm-eval cannot build a task without documents, so the run judges this row and scores nothing from
+it. Every metric ignores it except the skip counts it carries: the results say zero pairs scored
+(``n_pairs`` 0, accuracies NaN) and why (``skipped_overlong``, ``skipped_context``)."""
+
 Record = Sequence
 """``[pair_id, category, ground_truth, answer, match, overlong_pairs_skipped, strict_matched,
 other_answer, context_pairs_skipped]`` as a JSON-friendly list (see :class:`JudgedRow`)."""
@@ -108,6 +114,8 @@ def pair_rows(records: Iterable[Record]) -> PairedRows:
     by_pair: dict[str, dict[str, JudgedRow]] = {}
     for record in records:
         row = JudgedRow.from_record(record)
+        if row.pair_id == ALL_SKIPPED_PAIR_ID:
+            continue
         orders = by_pair.setdefault(row.pair_id, {})
         if row.ground_truth in orders:
             raise ValueError(
@@ -176,7 +184,11 @@ def _pairs_where(predicate: Callable[[JudgedPair], bool], category: str | None =
 
 def _rows_where(predicate: Callable[[JudgedRow], bool], among: Callable[[JudgedRow], bool] = bool) -> Counter:
     def count(records: list[Record]) -> tuple[int, int]:
-        rows = [row for row in map(JudgedRow.from_record, records) if among(row)]
+        rows = [
+            row
+            for row in map(JudgedRow.from_record, records)
+            if row.pair_id != ALL_SKIPPED_PAIR_ID and among(row)
+        ]
         return sum(map(predicate, rows)), len(rows)
 
     return count
