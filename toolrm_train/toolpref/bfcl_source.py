@@ -4,10 +4,14 @@
 Each BFCL category is one data source (the source axis of the balanced sample). Excluded, each a
 counted skip in ``stats.json`` (stage ``exclude``):
 
-* every BFCL id that the shipped benchmark (``harness_tasks/trbench_bfcl/data``) uses, and every
-  item whose user question equals a benchmark conversation's user turn (``in_benchmark``,
-  ``question_in_benchmark``); if the benchmark file is missing, whole benchmark categories are
-  excluded instead (``benchmark_category``), so training data can never overlap the test;
+* every BFCL id that the shipped benchmark (``harness_tasks/trbench_bfcl/data``) uses
+  (``in_benchmark``), and, matched by content (:mod:`harness_tasks.question_overlap`: normalised
+  token sets, near-duplicates at Jaccard >= 0.9), every item whose user question an evaluation set
+  asks: TRBench-BFCL (``question_in_benchmark``), Best-of-N (``question_in_best_of_n``),
+  self-correction (``question_in_self_correction``), or a near-duplicate of any of them
+  (``near_duplicate_question``; the detail names the matched item). If the benchmark file is
+  missing, whole benchmark categories are excluded instead (``benchmark_category``), so training
+  data can never overlap the test;
 * the five ids whose ground truth no call can satisfy (the builder's ``BROKEN_IDS``, bfcl.md §4.4;
   ``known_broken_ground_truth``).
 
@@ -23,12 +27,13 @@ multi-function items, so task complexity varies beyond one call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from harness_tasks.categories import CATEGORIES
+from harness_tasks.question_overlap import QuestionIndex, evaluation_questions
 from harness_tasks.trbench_build.bfcl_source import BROKEN_IDS, bfcl_data_dir
 from toolrm_train.toolpref.issues import IssueLog
 from toolrm_train.toolpref.readers import RawRow, read_file
@@ -58,46 +63,59 @@ EMBEDDED_CATEGORIES: dict[str, str] = {
 BENCHMARK_STEMS = frozenset(category.bfcl_file_stem for category in CATEGORIES)
 
 
-def _question_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
+_EXACT_REASONS = {
+    "trbench_bfcl": "question_in_benchmark",
+    "best_of_n": "question_in_best_of_n",
+    "self_correction": "question_in_self_correction",
+}
 
 
 @dataclass(frozen=True)
 class BenchmarkExclusion:
-    """What the shipped benchmark uses; ``ids`` is ``None`` when the benchmark file is missing."""
+    """What the evaluation sets use; ``ids`` is ``None`` when the benchmark file is missing.
+
+    ``questions``: the evaluation questions, as a :class:`QuestionIndex` or plain texts (taken as
+    TRBench-BFCL questions).
+    """
 
     ids: frozenset[str] | None
-    questions: frozenset[str]
+    questions: QuestionIndex | Iterable[str]
 
-    def reason(self, category_file: str, raw_id: str, user_texts: Sequence[str]) -> str | None:
+    def __post_init__(self) -> None:
+        if not isinstance(self.questions, QuestionIndex):
+            index = QuestionIndex().add_all((q, "trbench_bfcl:?") for q in self.questions)
+            object.__setattr__(self, "questions", index)
+
+    def reason(self, category_file: str, raw_id: str, user_texts: Sequence[str]) -> tuple[str, str] | None:
+        """``(reason, detail)`` when the item must not be trained on, else ``None``."""
         if raw_id in BROKEN_IDS:
-            return "known_broken_ground_truth"
+            return "known_broken_ground_truth", raw_id
         if self.ids is None:
-            return "benchmark_category" if Path(category_file).stem in BENCHMARK_STEMS else None
+            in_category = Path(category_file).stem in BENCHMARK_STEMS
+            return ("benchmark_category", raw_id) if in_category else None
         # the benchmark may spell v3 ids (simple_N) or v4 ids (simple_python_N)
         if raw_id in self.ids or raw_id.replace("simple_python_", "simple_") in self.ids:
-            return "in_benchmark"
-        if any(_question_key(text) in self.questions for text in user_texts):
-            return "question_in_benchmark"
+            return "in_benchmark", raw_id
+        assert isinstance(self.questions, QuestionIndex)
+        for text in user_texts:
+            match = self.questions.find(text)
+            if match is not None:
+                detail = f"{raw_id} asks {match.label} (token-set Jaccard {match.similarity:.2f})"
+                if not match.exact:
+                    return "near_duplicate_question", detail
+                return _EXACT_REASONS[match.label.partition(":")[0]], detail
         return None
 
 
 @cache
 def benchmark_exclusion() -> BenchmarkExclusion:
-    """BFCL ids and user questions of the shipped TRBench-BFCL build (read once)."""
+    """BFCL ids of the shipped TRBench-BFCL build and every evaluation set's questions (read once)."""
     from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
 
     if not EMBEDDED_PAIRS_FILE.exists():
-        return BenchmarkExclusion(None, frozenset())
-    pairs = read_pairs()
-    ids = frozenset(str(pair["raw_id"]) for pair in pairs)
-    questions = frozenset(
-        _question_key(message["content"])
-        for pair in pairs
-        for message in pair["chat_history"]
-        if message["role"] == "user"
-    )
-    return BenchmarkExclusion(ids, questions)
+        return BenchmarkExclusion(None, QuestionIndex())
+    ids = frozenset(str(pair["raw_id"]) for pair in read_pairs())
+    return BenchmarkExclusion(ids, evaluation_questions())
 
 
 def parse_bfcl_spec(spec: str) -> list[str]:
@@ -139,8 +157,8 @@ def read_bfcl(spec: str, log: IssueLog, exclusion: BenchmarkExclusion | None = N
         relative = EMBEDDED_CATEGORIES[category]
         for raw in read_file(data_dir / relative, log, name=f"bfcl_eval/data/{relative}"):
             raw_id = str(raw.row.get("id", ""))
-            reason = exclusion.reason(relative, raw_id, _user_texts(raw.row))
-            if reason is not None:
-                log.skip("exclude", reason, raw.where, "id", raw_id)
+            excluded = exclusion.reason(relative, raw_id, _user_texts(raw.row))
+            if excluded is not None:
+                log.skip("exclude", excluded[0], raw.where, "id", excluded[1])
                 continue
             yield RawRow(raw.row, raw.where, category)
