@@ -190,3 +190,14 @@ def test_parsers_handle_long_adversarial_output_in_one_pass():
     output = "<verdict>" * 200_000 + "<critique>" * 200_000 + "<tool_call>" * 200_000
     assert parse_critique(output).verdict is None
     assert parse_revision(output, "calls").parsed is False
+
+
+def test_reasoning_ends_at_the_first_think_close_as_the_readme_says():
+    """README: everything up to the *first* ``</think>`` is reasoning; a later one is answer text."""
+    answer = "<critique>\nfix the unit\n</critique>\n<verdict>\nincorrect\n</verdict>\n"
+    output = f"<think>\nplan\n</think>\n{answer}"
+    critique = parse_critique(output + "(I closed </think> twice by mistake)")
+    assert critique.verdict == "incorrect" and critique.critique == "fix the unit"
+    call = '<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>'
+    assert parse_revision(f"<think>a</think>\n{call}\nsee </think>", "call").response is not None
+    assert parse_critique("<think>\n<verdict>\ncorrect\n</verdict>\nstill thinking").verdict is None
