@@ -21,9 +21,9 @@ surrounding whitespace optional, string ``arguments`` decoded, malformed blocks 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from harness_tasks.input_boundary import UnreadableJSON, loads_json
 from harness_tasks.tool_calls import ToolCall, iter_tagged_blocks, parse_tool_calls
 from harness_tasks.trbench_build.bfcl_source import BfclItem
 from harness_tasks.trbench_build.checkers import CheckerCrashedError, Verdict, check_calls
@@ -41,9 +41,9 @@ class BfclDecodeError(ValueError):
 def _json_blocks(text: str) -> list[Any]:
     decoded = []
     for _start, _end, body in iter_tagged_blocks(text, "<tool_call>\n", "\n</tool_call>"):
-        try:
-            decoded.append(json.loads(body))
-        except (ValueError, RecursionError):
+        try:  # bounded (100 levels): the handler's own json.loads only stops at ~1,000 (RecursionError)
+            decoded.append(loads_json(body))
+        except UnreadableJSON:
             continue  # the handler skips a block it cannot parse
     if any(type(entry) is not dict for entry in decoded):
         raise BfclDecodeError("Model did not return a list of function calls")
@@ -56,8 +56,8 @@ def _call(entry: dict, arguments_may_be_string: bool) -> ToolCall:
     name, arguments = entry["name"], entry["arguments"]
     if arguments_may_be_string and isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
-        except (ValueError, RecursionError) as error:
+            arguments = loads_json(arguments)
+        except UnreadableJSON as error:
             raise BfclDecodeError(f"arguments string is not JSON: {error}") from None
     if type(arguments) is not dict:
         raise BfclDecodeError(f"arguments is a {type(arguments).__name__}, not an object")

@@ -204,7 +204,8 @@ def test_checker_disagreement_is_zero_on_ground_truths_and_counts_quirks(tmp_pat
     plain = [item_id for item_id in truth if item_id not in tuples][:10]
 
     def candidate(row: dict) -> Candidate:
-        return Candidate("", row["acebench_valid"], None, row["kind"], row["answer"])
+        # the judge-visible text must not be empty (candidate files refuse that); labels read `native`
+        return Candidate(row["answer"], row["acebench_valid"], None, row["kind"], row["answer"])
 
     sets = [
         CandidateSet(f"acebench:{item_id}", "acebench", items[item_id].category,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
+
+from harness_tasks.input_boundary import iter_json_lines
 
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -13,5 +13,4 @@ BFCL_TABLE = DATA_DIR / "bfcl_golden_verdicts.jsonl.gz"
 
 
 def read_table(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return [row for _, row in iter_json_lines(path)]
