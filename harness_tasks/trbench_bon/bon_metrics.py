@@ -26,6 +26,10 @@ For item i with candidate correctness y_i1..y_iN (the source checker's verdicts)
   own reading of the answer differs from the corrected reading (``checker`` option; 0 on ground
   truths);
 - ``n_problems``: items evaluated.
+
+Every ``acc_at_n_<N>`` carries ``acc_at_n_<N>_ci_lower`` / ``_ci_upper``: the 95% percentile
+interval of 1,000 seeded bootstrap rounds over items (:mod:`harness_tasks.statistics`; items in
+item-id order, so a re-scoring reproduces it exactly).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from harness_tasks import statistics
 from harness_tasks.acebench.build_data import CATEGORIES as ACEBENCH_ALL_CATEGORIES
 
 
@@ -104,6 +109,16 @@ def _acc_at(n: int) -> Aggregation:
     return lambda records: _mean([_hit_at(n, r) for r in records])
 
 
+def _acc_at_bound(n: int, which: str) -> Aggregation:
+    def aggregate(records: Sequence[Record]) -> float:
+        ordered = sorted(records, key=lambda r: str(r["item_id"]))
+        if not ordered:
+            return math.nan
+        return getattr(statistics.proportion_interval([_hit_at(n, r) for r in ordered]), which)
+
+    return aggregate
+
+
 def _prefix(n: int, fn: Callable[[Record], float]) -> Aggregation:
     return lambda records: _mean([fn({**r, "correct": r["correct"][:n]}) for r in records])
 
@@ -144,6 +159,8 @@ def metrics_for(n: int, protocol: str) -> dict[str, tuple[Aggregation, bool]]:
     curve = [m for m in N_VALUES if m <= n] if protocol == "scalar" else sorted({1, n})
     for m in curve:
         metrics[f"acc_at_n_{m}"] = (_acc_at(m), True)
+        metrics[f"acc_at_n_{m}_ci_lower"] = (_acc_at_bound(m, "lower"), True)
+        metrics[f"acc_at_n_{m}_ci_upper"] = (_acc_at_bound(m, "upper"), True)
     metrics[f"oracle_at_n_{n}"] = (_prefix(n, _oracle), True)
     metrics[f"random_at_n_{n}"] = (_prefix(n, _random), True)
     metrics["gain_over_random"] = (gain_over_random, True)
