@@ -95,7 +95,7 @@ def _random(record: Record) -> float:
     return sum(record["correct"]) / len(record["correct"])
 
 
-def _hit_at(n: int, record: Record) -> float:
+def hit_at(n: int, record: Record) -> float:
     """Correctness of the selection among the first ``n`` candidates (``n`` = N: the selection)."""
     if n == len(record["correct"]):
         return _hit(record)
@@ -106,7 +106,7 @@ def _hit_at(n: int, record: Record) -> float:
 
 
 def _acc_at(n: int) -> Aggregation:
-    return lambda records: _mean([_hit_at(n, r) for r in records])
+    return lambda records: _mean([hit_at(n, r) for r in records])
 
 
 def _acc_at_bound(n: int, which: str) -> Aggregation:
@@ -114,7 +114,7 @@ def _acc_at_bound(n: int, which: str) -> Aggregation:
         ordered = sorted(records, key=lambda r: str(r["item_id"]))
         if not ordered:
             return math.nan
-        return getattr(statistics.proportion_interval([_hit_at(n, r) for r in ordered]), which)
+        return getattr(statistics.proportion_interval([hit_at(n, r) for r in ordered]), which)
 
     return aggregate
 
