@@ -114,8 +114,16 @@ def test_markdown_table_cell_by_cell(main_markdown):
     }
     # fmt: on
     # the fixture runs each took 3600 s (total_evaluation_time_seconds), per-category runs have none
-    seconds_per_pair = {INSTRUCT: "1.21", THINKING: "1.21", TINY: "450.00", QWEN8B: "–", TOOLRM_GEN: "1.21",
-                        PROMETHEUS: "7.23", TOOLRM_DISC: "1.21", SKYWORK: "1.21"}  # fmt: skip
+    seconds_per_pair = {
+        INSTRUCT: "1.21",
+        THINKING: "1.21",
+        TINY: "450.00",
+        QWEN8B: "–",
+        TOOLRM_GEN: "1.21",
+        PROMETHEUS: "7.23",
+        TOOLRM_DISC: "1.21",
+        SKYWORK: "1.21",
+    }  # fmt: skip
     for label, cells in expected.items():
         assert rows[label] == [label, *cells, seconds_per_pair[label]], label
     order = [label for label in rows if not label.startswith("*") or label.startswith("**")]
