@@ -29,6 +29,9 @@ BON_TASK = "trbench_bon_think_n4"
 class FirstChoiceBonJudge(LM):
     """Always names display position 1 (the selection then depends only on the shown order)."""
 
+    def __init__(self, **_: object) -> None:
+        super().__init__()
+
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         return ["<choice>\n1\n</choice>" for _ in requests]
 
