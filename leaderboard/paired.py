@@ -15,7 +15,7 @@ each metric name), so this module reads the record back through the task's own m
 Two rows are compared only when their unit ids are the same set (same data build, same sample: a
 ``--limit`` run or a different data set never is); the table says so where they are not. The
 difference comes with a 95% paired-bootstrap interval and a two-sided p-value
-(:func:`harness_tasks.statistics.paired_difference`, TRBench resampled within categories).
+(:func:`harness_tasks.uncertainty.paired_difference`, TRBench resampled within categories).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from harness_tasks.trbench_bfcl.pairwise_metrics import pair_rows
 from harness_tasks.trbench_bfcl_disc.disc_metrics import scored_pairs
 from harness_tasks.trbench_bon import bon_metrics
@@ -102,7 +102,7 @@ def read_unit_scores(result: TaskResult, curve_metric: str | None = None) -> Uni
 @dataclass(frozen=True)
 class Comparison:
     other_label: str
-    difference: statistics.Difference | None
+    difference: uncertainty.Difference | None
     """``None`` when the two rows were not measured on the same units."""
     reason: str = ""
 
@@ -118,7 +118,7 @@ def compare(first: UnitScores, second: UnitScores, other_label: str) -> Comparis
         )
     ids = sorted(first.scores, key=lambda unit: (first.strata.get(unit, ""), unit))
     strata = [first.strata[unit] for unit in ids] if first.strata else None
-    difference = statistics.paired_difference(
+    difference = uncertainty.paired_difference(
         [first.scores[unit] * 100 for unit in ids],
         [second.scores[unit] * 100 for unit in ids],
         strata=strata,

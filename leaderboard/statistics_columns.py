@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from toolrm_leaderboard.paired import compare, format_comparison, format_interval
 from toolrm_leaderboard.table import NUMBER, TEXT, Column, Row, Table, _base_row
 from toolrm_leaderboard.task_names import TRBENCH
@@ -71,7 +71,7 @@ def _add_ranks(table: Table) -> bool:
     if len(ranked) < 2:
         return False
     for row, bounds in zip(
-        ranked, statistics.rank_bounds([r.intervals[table.primary] for r in ranked]), strict=True
+        ranked, uncertainty.rank_bounds([r.intervals[table.primary] for r in ranked]), strict=True
     ):
         row.values["rank"] = (
             str(bounds.best) if bounds.best == bounds.worst else f"{bounds.best}–{bounds.worst}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from harness_tasks.trbench_bfcl.pairwise_metrics import pair_rows
 from toolrm_leaderboard.build import BuildOptions, build_tables
 from toolrm_leaderboard.errors import LeaderboardInputError
@@ -68,7 +68,7 @@ def test_paired_difference_against_the_base_is_recomputed_from_the_logs():
     assert cell.endswith(("p<0.001", "p=0.001", "p=0.002", "p=0.003", "p=0.004"))
     fixed = sum(trained[i] > base[i] for i in ids)
     broken = sum(trained[i] < base[i] for i in ids)
-    assert statistics.mcnemar_exact_p(fixed, broken) < 0.01
+    assert uncertainty.mcnemar_exact_p(fixed, broken) < 0.01
 
 
 def test_a_judge_no_better_than_the_row_above_is_not_called_different():
@@ -89,7 +89,7 @@ def test_rows_on_different_units_are_never_compared_and_the_table_says_so():
 def test_rank_bounds_follow_the_intervals():
     table = paired_table()
     ranked = [r for r in table.rows if "rank" in r.values]
-    bounds = statistics.rank_bounds([r.intervals["w_avg"] for r in ranked])
+    bounds = uncertainty.rank_bounds([r.intervals["w_avg"] for r in ranked])
     for row, bound in zip(ranked, bounds, strict=True):
         expected = str(bound.best) if bound.best == bound.worst else f"{bound.best}–{bound.worst}"
         assert row.values["rank"] == expected

@@ -18,7 +18,7 @@ preference among valid answers, and standard errors (binomial for accuracies and
 Every headline metric (``w_avg``, ``avg``, ``acc_<category>``) also carries a 95% percentile
 bootstrap interval, ``<metric>_ci_lower`` / ``<metric>_ci_upper``: 1,000 seeded rounds over
 *pairs* (both orders of a pair travel together), resampled within each category because the
-benchmark fixes the category sizes (:mod:`harness_tasks.statistics`). One resampling serves all of
+benchmark fixes the category sizes (:mod:`harness_tasks.uncertainty`). One resampling serves all of
 them and is cached, so the intervals add well under a second to a 3,000-pair run.
 """
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from harness_tasks.categories import CATEGORY_NAMES
 
 
@@ -174,7 +174,7 @@ HEADLINE_METRICS = ("w_avg", "avg", *(f"acc_{name}" for name in CATEGORY_NAMES))
 """The metrics that carry a bootstrap interval."""
 
 
-def pair_intervals(pairs: Iterable[CategorisedOutcome]) -> dict[str, statistics.Interval]:
+def pair_intervals(pairs: Iterable[CategorisedOutcome]) -> dict[str, uncertainty.Interval]:
     """``{headline metric: Interval}`` from one stratified bootstrap over pairs.
 
     Pairs are put in a canonical order (category, then pair id) first, so the same pairs give the
@@ -185,20 +185,20 @@ def pair_intervals(pairs: Iterable[CategorisedOutcome]) -> dict[str, statistics.
 
 
 @lru_cache(maxsize=8)
-def _pair_intervals(units: tuple[tuple[str, str, bool], ...]) -> dict[str, statistics.Interval]:
+def _pair_intervals(units: tuple[tuple[str, str, bool], ...]) -> dict[str, uncertainty.Interval]:
     order = {name: rank for rank, name in enumerate(CATEGORY_NAMES)}
     strata = sorted({category for category, _, _ in units}, key=lambda c: (order.get(c, len(order)), c))
     units = tuple(sorted(units, key=lambda unit: (strata.index(unit[0]), unit[1])))
     labels = [category for category, _, _ in units]
     columns = [(float(correct), 1.0) for _, _, correct in units]
-    wanted: dict[str, statistics.Statistic] = {
-        "w_avg": statistics.pooled_ratio(),
-        "avg": statistics.mean_of_stratum_ratios(),
+    wanted: dict[str, uncertainty.Statistic] = {
+        "w_avg": uncertainty.pooled_ratio(),
+        "avg": uncertainty.mean_of_stratum_ratios(),
     }
-    wanted |= {f"acc_{category}": statistics.stratum_ratio(code) for code, category in enumerate(strata)}
+    wanted |= {f"acc_{category}": uncertainty.stratum_ratio(code) for code, category in enumerate(strata)}
     if not units:
         return {}
-    return statistics.bootstrap(columns, wanted, strata=labels)
+    return uncertainty.bootstrap(columns, wanted, strata=labels)
 
 
 def interval_bounds(

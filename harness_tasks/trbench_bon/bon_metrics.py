@@ -32,7 +32,7 @@ For item i with candidate correctness y_i1..y_iN (the source checker's verdicts)
 - ``n_problems``: items evaluated.
 
 Every ``acc_at_n_<N>`` carries ``acc_at_n_<N>_ci_lower`` / ``_ci_upper``: the 95% percentile
-interval of 1,000 seeded bootstrap rounds over items (:mod:`harness_tasks.statistics`; items in
+interval of 1,000 seeded bootstrap rounds over items (:mod:`harness_tasks.uncertainty`; items in
 item-id order, so a re-scoring reproduces it exactly).
 """
 
@@ -42,7 +42,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from harness_tasks.acebench.build_data import CATEGORIES as ACEBENCH_ALL_CATEGORIES
 from harness_tasks.trbench_bon.majority import majority_pick
 
@@ -121,7 +121,7 @@ def _acc_at_bound(n: int, which: str) -> Aggregation:
         ordered = sorted(records, key=lambda r: str(r["item_id"]))
         if not ordered:
             return math.nan
-        return getattr(statistics.proportion_interval([hit_at(n, r) for r in ordered]), which)
+        return getattr(uncertainty.proportion_interval([hit_at(n, r) for r in ordered]), which)
 
     return aggregate
 

@@ -27,7 +27,7 @@
 Proportions come with ``<metric>_stderr`` = ``sqrt(p(1-p)/(n-1))`` over the items counted (NaN below 2).
 ``acc_at_round_1``, ``fixed_rate``, ``broken_rate`` and ``delta_acc`` (the net change) carry
 ``<metric>_ci_lower`` / ``_ci_upper``: the 95% percentile interval of 1,000 seeded bootstrap rounds
-over items (:mod:`harness_tasks.statistics`; items in id order so a re-scoring reproduces it).
+over items (:mod:`harness_tasks.uncertainty`; items in id order so a re-scoring reproduces it).
 A round that draws no wrong (right) candidate has no ``fixed_rate`` (``broken_rate``) and is left out.
 """
 
@@ -37,7 +37,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from harness_tasks.acebench.build_data import NORMAL_CATEGORIES
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.trbench_bfcl.pairwise_metrics import proportion_stderr
@@ -157,11 +157,11 @@ def _delta(records: list[Sequence]) -> float:
 
 
 _INTERVAL_COLUMNS = ("final", "candidate", "wrong", "fixed", "right", "broken", "item")
-_INTERVAL_STATISTICS: dict[str, statistics.Statistic] = {
-    "acc_at_round_1": statistics.pooled_ratio(0, 6),
-    "fixed_rate": statistics.pooled_ratio(3, 2),
-    "broken_rate": statistics.pooled_ratio(5, 4),
-    "delta_acc": statistics.difference(statistics.pooled_ratio(0, 6), statistics.pooled_ratio(1, 6)),
+_INTERVAL_STATISTICS: dict[str, uncertainty.Statistic] = {
+    "acc_at_round_1": uncertainty.pooled_ratio(0, 6),
+    "fixed_rate": uncertainty.pooled_ratio(3, 2),
+    "broken_rate": uncertainty.pooled_ratio(5, 4),
+    "delta_acc": uncertainty.difference(uncertainty.pooled_ratio(0, 6), uncertainty.pooled_ratio(1, 6)),
 }
 
 
@@ -177,7 +177,7 @@ def _bound(name: str, which: str) -> Aggregation:
         if not outcomes:
             return math.nan
         columns = [_item_columns(o) for o in outcomes]
-        interval = statistics.bootstrap(columns, {name: _INTERVAL_STATISTICS[name]})[name]
+        interval = uncertainty.bootstrap(columns, {name: _INTERVAL_STATISTICS[name]})[name]
         return getattr(interval, which)
 
     return aggregate

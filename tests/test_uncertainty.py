@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from harness_tasks import statistics
+from harness_tasks import uncertainty
 from harness_tasks.categories import CATEGORY_NAMES
 from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS, JudgedRow
 from harness_tasks.trbench_bfcl_disc import disc_metrics
@@ -37,7 +37,7 @@ def test_interval_covers_the_true_accuracy_in_about_95_percent_of_simulations():
     truth, n, covered = 0.7, 300, 0
     for simulation in range(200):
         outcomes = rng.random(n) < truth
-        interval = statistics.proportion_interval(outcomes, seed=simulation)
+        interval = uncertainty.proportion_interval(outcomes, seed=simulation)
         covered += interval.lower <= truth <= interval.upper
     assert 0.91 <= covered / 200 <= 0.985
 
@@ -138,10 +138,10 @@ def test_a_one_directional_three_percent_difference_is_significant():
     wrong = np.flatnonzero(~base)
     better = base.copy()
     better[rng.choice(wrong, size=round(0.03 * 2983), replace=False)] = True
-    difference = statistics.paired_difference(better, base)
+    difference = uncertainty.paired_difference(better, base)
     assert difference.estimate == pytest.approx(0.03, abs=0.001)
     assert difference.p_value < 0.05 and difference.lower > 0
-    assert statistics.mcnemar_exact_p(int((better & ~base).sum()), int((base & ~better).sum())) < 0.05
+    assert uncertainty.mcnemar_exact_p(int((better & ~base).sum()), int((base & ~better).sum())) < 0.05
 
 
 def test_random_flips_are_not_significant_in_at_least_90_percent_of_runs():
@@ -155,7 +155,7 @@ def test_random_flips_are_not_significant_in_at_least_90_percent_of_runs():
         disagree = rng.choice(2983, size=round(0.03 * 2983), replace=False)
         base_right = rng.random(len(disagree)) < 0.5
         base[disagree], other[disagree] = base_right, ~base_right
-        significant += statistics.paired_difference(other, base, seed=seed).p_value < 0.05
+        significant += uncertainty.paired_difference(other, base, seed=seed).p_value < 0.05
     assert significant / runs <= 0.10
 
 
@@ -165,36 +165,36 @@ def test_pairing_matters_an_unpaired_reading_would_miss_a_small_consistent_gain(
     base = rng.random(2983) < 0.7
     better = base.copy()
     better[rng.choice(np.flatnonzero(~base), size=45, replace=False)] = True
-    first, second = statistics.proportion_interval(better), statistics.proportion_interval(base)
+    first, second = uncertainty.proportion_interval(better), uncertainty.proportion_interval(base)
     assert first.lower < second.upper  # the separate intervals overlap
-    assert statistics.paired_difference(better, base).p_value < 0.05
+    assert uncertainty.paired_difference(better, base).p_value < 0.05
 
 
 def test_mcnemar_exact_matches_the_binomial_tail():
     # 2 * P(X <= 1) for X ~ Binomial(10, 1/2) = 2 * 11/1024
-    assert statistics.mcnemar_exact_p(1, 9) == pytest.approx(22 / 1024)
-    assert statistics.mcnemar_exact_p(0, 0) == 1.0
-    assert statistics.mcnemar_exact_p(5, 5) == 1.0
+    assert uncertainty.mcnemar_exact_p(1, 9) == pytest.approx(22 / 1024)
+    assert uncertainty.mcnemar_exact_p(0, 0) == 1.0
+    assert uncertainty.mcnemar_exact_p(5, 5) == 1.0
 
 
 def test_stratified_difference_of_category_means():
     a = [1, 1, 0, 0, 1, 1]
     b = [0, 1, 0, 0, 1, 0]
     strata = ["x", "x", "x", "x", "y", "y"]
-    difference = statistics.paired_difference(a, b, strata=strata, mean_of_strata=True)
+    difference = uncertainty.paired_difference(a, b, strata=strata, mean_of_strata=True)
     # x: 0.5 vs 0.25; y: 1.0 vs 0.5 -> means 0.75 vs 0.375
     assert difference.estimate == pytest.approx(0.375)
 
 
 def test_rank_bounds_follow_the_arena_rule():
     intervals = [(0.70, 0.80), (0.65, 0.75), (0.50, 0.60), (0.55, 0.66), (math.nan, math.nan)]
-    ranks = statistics.rank_bounds(intervals)
+    ranks = uncertainty.rank_bounds(intervals)
     assert [(r.best, r.worst) for r in ranks] == [(1, 2), (1, 3), (3, 4), (2, 4), (5, 5)]
-    lower_is_better = statistics.rank_bounds([(0.1, 0.2), (0.3, 0.4)], higher_is_better=False)
+    lower_is_better = uncertainty.rank_bounds([(0.1, 0.2), (0.3, 0.4)], higher_is_better=False)
     assert [(r.best, r.worst) for r in lower_is_better] == [(1, 1), (2, 2)]
 
 
 def test_the_bootstrap_is_seeded():
     values = [1, 0, 1, 1, 0, 1, 0, 1]
-    assert statistics.proportion_interval(values) == statistics.proportion_interval(values)
-    assert statistics.proportion_interval(values, seed=1) != statistics.proportion_interval(values, seed=2)
+    assert uncertainty.proportion_interval(values) == uncertainty.proportion_interval(values)
+    assert uncertainty.proportion_interval(values, seed=1) != uncertainty.proportion_interval(values, seed=2)
