@@ -109,12 +109,19 @@ def _doc_hash(doc: dict) -> str:
     return hash_string(json.dumps(doc, indent=2, default=handle_non_serializable, ensure_ascii=False))
 
 
+def _as_logged(value: Any) -> str:
+    """A field as the sample log holds it (tuples as lists, other objects as lm-eval writes them)."""
+    from lm_eval.utils import handle_non_serializable
+
+    return json.dumps(value, default=handle_non_serializable, ensure_ascii=False, sort_keys=True)
+
+
 def _check_same_document(log: Path, sample: dict, doc: dict, settings: dict[str, Any]) -> None:
     """The logged document is the task's (as lm-eval hashes documents), up to the changed settings."""
     logged = sample["doc"]
     if _doc_hash(logged) == _doc_hash(doc):
         return
-    differing = sorted(k for k in set(logged) | set(doc) if logged.get(k) != doc.get(k))
+    differing = sorted(k for k in {*logged, *doc} if _as_logged(logged.get(k)) != _as_logged(doc.get(k)))
     unexplained = [k for k in differing if k not in settings]
     if unexplained:
         raise RescoreError(
