@@ -15,7 +15,7 @@ import pytest
 
 from harness_tasks import uncertainty
 from harness_tasks.categories import CATEGORY_NAMES
-from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS, JudgedRow
+from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS, JudgedRow, _pair_intervals
 from harness_tasks.trbench_bfcl_disc import disc_metrics
 from harness_tasks.trbench_bon.bon_metrics import BonRecord, metrics_for
 from harness_tasks.trbench_selfcorrect.metrics import METRICS as SELFCORRECT_METRICS
@@ -85,11 +85,15 @@ def test_all_intervals_of_a_3000_pair_run_cost_under_a_second():
     rng = np.random.default_rng(1)
     categories = [CATEGORY_NAMES[i % len(CATEGORY_NAMES)] for i in range(3000)]
     records = judged_records(list(rng.random(3000) < 0.7), categories)
-    start = time.perf_counter()
-    for name, (aggregate, _) in METRICS.items():
-        if "_ci_" in name:
-            aggregate(records)
-    assert time.perf_counter() - start < 1.0
+    timings = []
+    for _ in range(3):  # CPU time, best of three: a busy shared machine must not fail it
+        _pair_intervals.cache_clear()
+        start = time.process_time()
+        for name, (aggregate, _) in METRICS.items():
+            if "_ci_" in name:
+                aggregate(records)
+        timings.append(time.process_time() - start)
+    assert min(timings) < 1.0
 
 
 def test_disc_task_intervals_use_the_same_pair_bootstrap():
