@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import harness_tasks.models  # noqa: F401  (registers lm-eval's built-in models, then ours)
 
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["rescore"]:  # scoring only, no model
+        from harness_tasks.rescore import main as rescore
+
+        raise SystemExit(rescore((sys.argv[1:] if argv is None else list(argv))[1:]))
     arguments, cache_dir = pop_generation_cache(sys.argv[1:] if argv is None else list(argv))
     sys.argv = [sys.argv[0], *arguments]
     setup_logging()

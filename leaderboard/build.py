@@ -14,8 +14,10 @@ from harness_tasks.categories import CATEGORIES
 from toolrm_leaderboard.combine import RowRun, assemble_rows, check_compatible
 from toolrm_leaderboard.errors import LeaderboardInputError
 from toolrm_leaderboard.metadata import ModelCatalog, ModelInfo
+from toolrm_leaderboard.paired import read_unit_scores
 from toolrm_leaderboard.paper import PAPER_CITATION, PAPER_DATA_BUILD, paper_rows
 from toolrm_leaderboard.read import CURVE_METRIC_PREFIXES, TaskResult, curve_points, reference_points
+from toolrm_leaderboard.statistics_columns import add_statistics_columns
 from toolrm_leaderboard.table import (
     COUNT,
     DELTA,
@@ -153,7 +155,7 @@ def build_curve_table(
         info, note = catalog.resolve(parts[0].model_name, variant)
         notes.extend([note] if note else [])
         label = f"{info.display_name} ({variant})"
-        points, stderr_points, join_notes = _join_curve(parts, label, spec)
+        points, stderr_points, sources, join_notes = _join_curve(parts, label, spec)
         notes.extend(join_notes)
         values: dict[str, float | int | None] = {spec.key(x): _percent(points.get(x)) for x in xs}
         problems = {_as_count(p.metrics.get("n_problems")) for p in parts}
@@ -165,6 +167,7 @@ def build_curve_table(
         missing = [f"{spec.column_prefix}{x}" for x in xs if values[spec.key(x)] is None]
         run = RowRun(info.key, variant, None, {})
         row = _row(info, run, values, stderr, partial=bool(missing), files=parts)
+        _curve_statistics(row, spec, xs, sources, values.get("problems"))
         rows.append(row)
         if missing:
             notes.append(f"{row.label} ({variant}) is partial: no value at {', '.join(missing)}")
@@ -185,6 +188,33 @@ def build_curve_table(
     return _finish(table, options)
 
 
+COST_METRICS = {
+    BEST_OF_N: {"tokens_per_unit": "gen_tokens", "calls_per_unit": "judge_calls"},
+    SELF_CORRECTION: {"tokens_per_unit": "total_output_tokens"},
+}
+"""Per-item cost metrics the curve tasks report (means over items)."""
+
+
+def _curve_statistics(
+    row: Row, spec: CurveSpec, xs: list[int], sources: dict[int, TaskResult], problems: object
+) -> None:
+    """Intervals of each point, per-unit outcomes and cost of the primary (largest) point's run."""
+    prefix = CURVE_METRIC_PREFIXES[spec.benchmark]
+    for x, source in sources.items():
+        if f"{prefix}{x}" in source.intervals:
+            row.intervals[spec.key(x)] = _percent_pair(source.intervals[f"{prefix}{x}"])
+    primary = sources.get(xs[-1])
+    if primary is not None:
+        row.units = read_unit_scores(primary, f"{prefix}{xs[-1]}")
+    if not sources:
+        return
+    largest = sources[max(sources)]  # the cost of the row's largest-N run
+    for key, metric in COST_METRICS.get(spec.benchmark, {}).items():
+        row.values[key] = largest.metrics.get(metric)
+    if largest.seconds is not None and isinstance(problems, int) and problems:
+        row.values["seconds_per_unit"] = largest.seconds / problems
+
+
 def _native_size(result: TaskResult) -> int:
     """The N a Best-of-N task runs at: the largest N it reports (``acc_at_n_1`` comes with every task)."""
     return max(curve_points(result.task, result.metrics), default=0)
@@ -192,7 +222,7 @@ def _native_size(result: TaskResult) -> int:
 
 def _join_curve(
     parts: list[TaskResult], label: str, spec: CurveSpec
-) -> tuple[dict[int, float | None], dict[int, float | None], list[str]]:
+) -> tuple[dict[int, float | None], dict[int, float | None], dict[int, TaskResult], list[str]]:
     """One curve from the runs of one model and variant at several N (``_n4``, default, ``_n16``).
 
     Where several runs report the same N (every task reports ``acc_at_n_1``; a scalar task also
@@ -208,12 +238,14 @@ def _join_curve(
                 by_x[x].append(part)
     points: dict[int, float | None] = {}
     stderr: dict[int, float | None] = {}
+    chosen_runs: dict[int, TaskResult] = {}
     notes = []
     for x, sources in sorted(by_x.items()):
         reported = {id(p): p.metrics[f"{metric_prefix}{x}"] * 100 for p in sources}  # type: ignore[operator]
         chosen = next((p for p in sources if _native_size(p) == x), max(sources, key=_native_size))
         points[x] = chosen.metrics[f"{metric_prefix}{x}"]
         stderr[x] = chosen.stderr.get(f"{metric_prefix}{x}")
+        chosen_runs[x] = chosen
         value = reported[id(chosen)]
         others = [p for p in sources if shown(reported[id(p)]) != shown(value)]
         if others:
@@ -222,7 +254,7 @@ def _join_curve(
                 f"{label} at {spec.column_prefix}{x}: shows {value:.2f} from {chosen.task.name} "
                 f"({chosen.file}); other runs report {differing}"
             )
-    return points, stderr, notes
+    return points, stderr, chosen_runs, notes
 
 
 def _references(
@@ -273,13 +305,25 @@ def _trbench_row(run: RowRun, catalog: ModelCatalog) -> tuple[Row, list[str]]:
         value = run.full.metrics[metric] if run.full else None
         values[metric] = None if value is None else value * 100
         stderr[metric] = _percent(run.full.stderr.get(metric)) if run.full else None
+    intervals = {}
+    for key, metric, source in (
+        *((c.code, f"acc_{c.name}", run.full or run.by_category.get(c.name)) for c in CATEGORIES),
+        ("avg", "avg", run.full),
+        ("w_avg", "w_avg", run.full),
+    ):
+        if source is not None and metric in source.intervals:
+            intervals[key] = _percent_pair(source.intervals[metric])
     invalid = [p.metrics.get("invalid_rate") for p in parts]
     single_judge_run = len(parts) == 1 and run.variant != "disc" and invalid[0] is not None
     values["parse"] = (1 - invalid[0]) * 100 if single_judge_run else None
     counts = [_as_count(p.metrics.get("n_pairs")) for p in parts]
     values["pairs"] = None if None in counts else sum(counts)  # type: ignore[arg-type]
+    if run.full is not None and run.full.seconds is not None and values["pairs"]:
+        values["seconds_per_unit"] = run.full.seconds / values["pairs"]  # type: ignore[operator]
     missing = [c.code for c in CATEGORIES if values[c.code] is None]
     row = _row(info, run, values, stderr, partial=bool(missing), files=parts)
+    row.intervals = intervals
+    row.units = read_unit_scores(run.full) if run.full is not None else None
     if missing:
         covered = [c.code for c in CATEGORIES if values[c.code] is not None]
         averages = "Avg and W-Avg cover only these" if run.full else "no Avg or W-Avg (per-category runs)"
@@ -321,6 +365,7 @@ def _finish(table: Table, options: BuildOptions) -> Table:
     table.notes.extend(compute_deltas(table))
     mark_best_and_second(table)
     order_rows(table, descending=options.descending)
+    add_statistics_columns(table)
     return table
 
 
@@ -333,6 +378,10 @@ def _provenance(results: list[TaskResult]) -> str:
 
 def _percent(value: float | None) -> float | None:
     return None if value is None else value * 100
+
+
+def _percent_pair(interval: tuple[float, float]) -> tuple[float, float]:
+    return interval[0] * 100, interval[1] * 100
 
 
 def _as_count(value: float | None) -> int | None:

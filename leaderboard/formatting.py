@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from toolrm_leaderboard.table import COUNT, DELTA, MARKER_LEGEND, MARKERS, Column, Row, Table
+from toolrm_leaderboard.table import COUNT, DELTA, MARKER_LEGEND, MARKERS, TEXT, Column, Row, Table
 
 
 DASH = "–"
@@ -28,9 +28,11 @@ def one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text)
 
 
-def format_value(column: Column, value: float | int | None) -> str:
+def format_value(column: Column, value: float | int | str | None) -> str:
     if value is None:
         return DASH
+    if column.kind == TEXT:
+        return str(value)
     if column.kind == COUNT:
         return f"{int(value):d}"
     if column.kind == DELTA:

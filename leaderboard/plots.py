@@ -83,11 +83,19 @@ def bar_chart(table: Table) -> plt.Figure | None:
     rows = rows[::-1]  # barh draws bottom-up; keep the table's top row on top
     figure, axes = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.4))
     values = [float(r.values[column.key]) for r in rows]
+    whiskers = [
+        (value - r.intervals[column.key][0], r.intervals[column.key][1] - value)
+        if column.key in r.intervals
+        else (0, 0)
+        for r, value in zip(rows, values, strict=True)
+    ]
     bars = axes.barh(
         range(len(rows)),
         values,
         color=[FAMILY_COLOURS[r.family] for r in rows],
         edgecolor=["black" if r.ours else "none" for r in rows],
+        xerr=list(zip(*whiskers, strict=True)) if any(any(w) for w in whiskers) else None,
+        error_kw={"ecolor": "black", "elinewidth": 0.8, "capsize": 2, "gid": "ci-whiskers"},
     )
     for bar, row in zip(bars, rows, strict=True):
         if row.reported:

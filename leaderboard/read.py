@@ -53,6 +53,13 @@ class TaskResult:
     limit: float | None = None
     samples_logged: int | None = None
     """Lines in the matching ``samples_<task>_<time>.jsonl``, when it exists."""
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Metric -> 95% bootstrap interval ``(lower, upper)`` from ``<metric>_ci_lower`` / ``_ci_upper``."""
+    samples_file: Path | None = None
+    """The run's ``samples_<task>_<time>.jsonl`` (per-unit outcomes for paired comparisons)."""
+    seconds: float | None = None
+    """lm-eval's ``total_evaluation_time_seconds``, only when this task is the file's only task
+    (the time covers every task of the run and cannot be split between them)."""
 
     @property
     def where(self) -> str:
@@ -105,6 +112,7 @@ def read_results_file(path: Path) -> tuple[list[TaskResult], list[str]]:
                 f"{path}: task {name}: 'results.{name}' is {type(reported).__name__}, expected an object"
             )
         metrics, stderr = _metric_values(path, name, reported)
+        intervals = _intervals(metrics)
         _check_metrics(path, task, metrics)
         n_rows = ((document.get("n-samples") or {}).get(name) or {}).get("effective")
         samples_logged = _count_logged_samples(path, name)
@@ -126,6 +134,9 @@ def read_results_file(path: Path) -> tuple[list[TaskResult], list[str]]:
                 n_rows=n_rows,
                 limit=limit,
                 samples_logged=samples_logged,
+                intervals=intervals,
+                samples_file=_samples_file(path, name),
+                seconds=_run_seconds(document) if len(document["results"]) == 1 else None,
             )
         )
     if not results:
@@ -186,6 +197,32 @@ def _metric_values(
         else:
             metrics[metric] = number
     return metrics, stderr
+
+
+INTERVAL_SUFFIXES = ("_ci_lower", "_ci_upper")
+
+
+def _intervals(metrics: dict[str, float | None]) -> dict[str, tuple[float, float]]:
+    """Move ``<metric>_ci_lower`` / ``_ci_upper`` out of ``metrics`` into ``{metric: (lower, upper)}``;
+    an interval with either bound missing or NaN is dropped (shown as not measured)."""
+    bounds = {name: metrics.pop(name) for name in [m for m in metrics if m.endswith(INTERVAL_SUFFIXES)]}
+    intervals = {}
+    for name, lower in bounds.items():
+        if name.endswith("_ci_lower"):
+            metric = name.removesuffix("_ci_lower")
+            upper = bounds.get(f"{metric}_ci_upper")
+            if lower is not None and upper is not None:
+                intervals[metric] = (lower, upper)
+    return intervals
+
+
+def _run_seconds(document: dict) -> float | None:
+    """``total_evaluation_time_seconds`` (lm-eval writes it as a string) as a number, if it is one."""
+    try:
+        seconds = float(document.get("total_evaluation_time_seconds"))
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _check_metrics(path: Path, task: TaskId, metrics: dict[str, float | None]) -> None:
@@ -294,11 +331,17 @@ def _data_build(path: Path, document: dict, task: str) -> str:
     return build
 
 
-def _count_logged_samples(results_file: Path, task: str) -> int | None:
-    """Lines of the sample log written by the same run (lm-eval gives both files the same time stamp)."""
+def _samples_file(results_file: Path, task: str) -> Path | None:
+    """The sample log written by the same run (lm-eval gives both files the same time stamp)."""
     time_stamp = results_file.stem[results_file.stem.rfind("_") + 1 :]
     log = results_file.parent / f"samples_{task}_{time_stamp}.jsonl"
-    if not log.is_file():
+    return log if log.is_file() else None
+
+
+def _count_logged_samples(results_file: Path, task: str) -> int | None:
+    """Lines of the sample log written by the same run."""
+    log = _samples_file(results_file, task)
+    if log is None:
         return None
     with log.open("rb") as lines:  # counted as bytes: a log need not be UTF-8 to have lines
         return sum(1 for line in lines if line.strip())

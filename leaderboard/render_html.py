@@ -13,7 +13,7 @@ import jinja2
 from markupsafe import Markup
 
 from toolrm_leaderboard.formatting import format_value, legend_lines, row_tags
-from toolrm_leaderboard.table import COUNT, DELTA, REFERENCE_HEADING, Row, Table
+from toolrm_leaderboard.table import COUNT, DELTA, REFERENCE_HEADING, TEXT, Row, Table
 
 
 PAGE_TEMPLATE = "page.html.jinja"
@@ -35,7 +35,12 @@ def render_html(tables: list[Table], title: str, charts: dict[str, list[str]] | 
 def _table_view(table: Table, charts_svg: list[str]) -> dict:
     headers = [{"key": "model", "header": "Model", "type": "text", "description": "model (family, variant)"}]
     headers += [
-        {"key": c.key, "header": c.header, "type": "number", "description": c.description}
+        {
+            "key": c.key,
+            "header": c.header,
+            "type": "text" if c.kind == TEXT else "number",
+            "description": c.description,
+        }
         for c in table.columns
     ]
     return {
@@ -79,15 +84,16 @@ def _row_view(table: Table, row: Row) -> dict:
         title = None
         if column.kind == DELTA and row.base_label:
             title = f"vs {row.base_label}"
+        elif column.key in row.intervals:
+            lower, upper = row.intervals[column.key]
+            title = f"95% CI [{lower:.2f}, {upper:.2f}] (bootstrap)"
         elif row.stderr.get(column.key) is not None:
             title = f"± {row.stderr[column.key]:.2f} (standard error)"
         cells.append(
             {
                 "key": column.key,
                 "text": format_value(column, value),
-                "value": ""
-                if value is None
-                else (str(int(value)) if column.kind == COUNT else f"{value:.6f}"),
+                "value": _sort_value(column.kind, value),
                 "classes": " ".join(cell_classes),
                 "title": title,
             }
@@ -103,6 +109,14 @@ def _row_view(table: Table, row: Row) -> dict:
         "tags": row_tags(row),
         "cells": cells,
     }
+
+
+def _sort_value(kind: str, value: float | int | str | None) -> str:
+    if value is None:
+        return ""
+    if kind == TEXT or isinstance(value, str):
+        return str(value)
+    return str(int(value)) if kind == COUNT else f"{value:.6f}"
 
 
 def _inline_svg(svg: str) -> str:

@@ -7,7 +7,7 @@ The output is a ``table`` float meant for ``\\input``; it needs ``\\usepackage{b
 from __future__ import annotations
 
 from toolrm_leaderboard.formatting import DASH, format_value, legend_lines, one_line, row_tags
-from toolrm_leaderboard.table import DELTA, REFERENCE_HEADING, Row, Table
+from toolrm_leaderboard.table import DELTA, REFERENCE_HEADING, TEXT, Row, Table
 
 
 MARKUP = {"best": "\\textbf{{{}}}", "second": "\\underline{{{}}}"}
@@ -61,6 +61,8 @@ def latex_cells(table: Table, row: Row) -> list[str]:
         text = format_value(column, row.values.get(column.key))
         if text == DASH:
             text = "--"
+        elif column.kind == TEXT:
+            text = escape_latex(text)
         elif column.kind == DELTA and text.startswith("-"):
             text = "$-$" + text[1:]
         mark = row.marks.get(column.key)

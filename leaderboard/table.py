@@ -22,11 +22,12 @@ from toolrm_leaderboard.errors import LeaderboardInputError
 from toolrm_leaderboard.metadata import FAMILIES
 
 
-SCORE, DELTA, PERCENT, COUNT = "score", "delta", "percent", "count"
+SCORE, DELTA, PERCENT, COUNT, TEXT, NUMBER = "score", "delta", "percent", "count", "text", "number"
 ORACLE_LABEL = "Oracle (any candidate correct)"
 RANDOM_LABEL = "Random choice (expected)"
 REFERENCE_HEADING = "Baselines of the candidate sets"
-"""Column kinds: ranked percentage; signed gain in points; unranked percentage; integer."""
+"""Column kinds: ranked percentage; signed gain in points; unranked percentage; integer; text made by
+the table builder (intervals, ranks, paired comparisons); a plain number (cost, two decimals)."""
 
 MARKERS: dict[str, str] = {"think": "◇", "no_think": "♡", "disc": "♣", "critic": "♠"}
 MARKER_LEGEND: dict[str, str] = {
@@ -57,8 +58,8 @@ class Row:
     family: str
     variant: str
     """``think`` / ``no_think`` / ``disc`` (or ``critic`` for some paper rows): the marker symbol."""
-    values: dict[str, float | int | None]
-    """Column key -> value, scores in percent; ``None`` renders as a dash."""
+    values: dict[str, float | int | str | None]
+    """Column key -> value, scores in percent (text for ``TEXT`` columns); ``None`` renders as a dash."""
     stderr: dict[str, float | None] = field(default_factory=dict)
     reported: bool = False
     """Copied from the paper, not measured by us."""
@@ -74,6 +75,10 @@ class Row:
     marks: dict[str, str] = field(default_factory=dict)
     """Column key -> ``best`` or ``second``."""
     files: tuple[str, ...] = ()
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Column key -> 95% bootstrap interval in percent (from the run's ``<metric>_ci_*``)."""
+    units: object | None = None
+    """Per-unit outcomes of the primary column (:class:`toolrm_leaderboard.paired.UnitScores`)."""
 
     @property
     def marker(self) -> str:

@@ -41,6 +41,7 @@ HEADERS = [
     "Δ",
     "Parse",
     "Pairs",
+    "s/pair",
 ]
 
 INSTRUCT = "Qwen3-4B-Instruct-2507 ♡"
@@ -112,8 +113,19 @@ def test_markdown_table_cell_by_cell(main_markdown):
                       "83.33",     "_55.76_",   "78.39",     "_73.25_",   "–",         "–",         "2983"],
     }
     # fmt: on
+    # the fixture runs each took 3600 s (total_evaluation_time_seconds), per-category runs have none
+    seconds_per_pair = {
+        INSTRUCT: "1.21",
+        THINKING: "1.21",
+        TINY: "450.00",
+        QWEN8B: "–",
+        TOOLRM_GEN: "1.21",
+        PROMETHEUS: "7.23",
+        TOOLRM_DISC: "1.21",
+        SKYWORK: "1.21",
+    }  # fmt: skip
     for label, cells in expected.items():
-        assert rows[label] == [label, *cells], label
+        assert rows[label] == [label, *cells, seconds_per_pair[label]], label
     order = [label for label in rows if not label.startswith("*") or label.startswith("**")]
     assert order == [INSTRUCT, THINKING, TINY, QWEN8B, TOOLRM_GEN, PROMETHEUS, TOOLRM_DISC, SKYWORK]
 
@@ -126,7 +138,7 @@ def test_markdown_groups_rows_by_family_in_the_papers_order(main_markdown):
     ]
     assert headings == ["*General LLMs*", "*Generative RMs*", "*Discriminative RMs*"]
     assert labels.index("*Generative RMs*") < labels.index(TOOLRM_GEN) < labels.index("*Discriminative RMs*")
-    assert rows["*General LLMs*"][1:] == [""] * 14
+    assert rows["*General LLMs*"][1:] == [""] * 15
 
 
 def test_markdown_legend_and_notes(main_markdown):
@@ -157,22 +169,22 @@ def test_latex_table_cell_by_cell(main_table):
     latex = render_latex_table(main_table)
     rows = latex_rows(latex)
     assert rows["Model"] == ["Model", "S", "M", "P", "PM", "LS", "LM", "LP", "LPM", "MTB", "Avg", "W-Avg",
-                             "$\\Delta$", "Parse", "Pairs"]  # fmt: skip
+                             "$\\Delta$", "Parse", "Pairs", "s/pair"]  # fmt: skip
     assert rows["\\textbf{ToolRM-Disc-Qwen3-4B-Instruct-2507} $\\clubsuit$"] == [
         "\\textbf{ToolRM-Disc-Qwen3-4B-Instruct-2507} $\\clubsuit$", "84.67", "\\textbf{84.51}",
         "\\underline{94.02}", "90.00", "\\textbf{72.17}", "\\textbf{73.97}", "\\textbf{100.00}", "80.00",
-        "\\textbf{64.85}", "\\textbf{82.69}", "\\textbf{77.61}", "+17.94", "--", "2983",
+        "\\textbf{64.85}", "\\textbf{82.69}", "\\textbf{77.61}", "+17.94", "--", "2983", "1.21",
     ]  # fmt: skip
     assert rows["/work/runs/tiny\\_judge $\\heartsuit$ [partial] [sample]"] == [
         "/work/runs/tiny\\_judge $\\heartsuit$ [partial] [sample]",
         "--", "--", "0.00", "100.00", "--", "50.00",
-        "--", "--", "50.00", "50.00", "50.00", "--", "50.00", "8",
+        "--", "--", "50.00", "50.00", "50.00", "--", "50.00", "8", "450.00",
     ]  # fmt: skip
     assert rows["Qwen3-4B-Thinking-2507 $\\diamondsuit$"][11] == "57.59"
     assert latex.count("\\toprule") == latex.count("\\bottomrule") == 1
     assert latex.count("\\midrule") == 3  # one rule above each family
-    assert "\\multicolumn{15}{l}{\\textit{Discriminative RMs}} \\\\" in latex
-    assert "\\begin{tabular}{l" + "r" * 14 + "}" in latex
+    assert "\\multicolumn{16}{l}{\\textit{Discriminative RMs}} \\\\" in latex
+    assert "\\begin{tabular}{l" + "r" * 15 + "}" in latex
     assert "with -{}-limit" in latex  # two hyphens, not an en dash
     assert "\\label{tab:trbench_bfcl}" in latex
 
@@ -416,11 +428,47 @@ BON_SKYWORK = "Skywork-Reward-V2-Qwen3-4B ♣ [partial]"
 def test_best_of_n_table_and_curves():
     [table] = tables_for(BON)
     header, rows = markdown_rows(render_markdown([table]), "Best-of-N")
-    assert header == ["Model", "N=1", "N=2", "N=4", "N=8", "N=16", "Δ", "Problems"]
+    assert header == [
+        "Model",
+        "N=1",
+        "N=2",
+        "N=4",
+        "N=8",
+        "N=16",
+        "Δ",
+        "Problems",
+        "s/item",
+        "tok/item",
+        "calls/item",
+    ]
     # trbench_bon_think (N=1, 8) + _n4 (N=4) + _n16 (N=16): one row, k/240 of the fixture
-    assert rows[BON_QWEN][1:] == ["**39.17**", "–", "46.67", "49.17", "_50.00_", "–", "240"]
-    assert rows[BON_TOOLRM][1:] == ["**39.17**", "–", "**54.58**", "**62.50**", "**65.83**", "+15.83", "240"]
-    assert rows[BON_SKYWORK][1:] == ["**39.17**", "45.83", "_52.50_", "_57.92_", "–", "–", "240"]
+    # cost: the largest-N run's gen_tokens and judge_calls per item, 3600 s over 240 items
+    assert rows[BON_QWEN][1:] == [
+        "**39.17**",
+        "–",
+        "46.67",
+        "49.17",
+        "_50.00_",
+        "–",
+        "240",
+        "15.00",
+        "812.40",
+        "1.00",
+    ]
+    assert rows[BON_TOOLRM][1:] == ["**39.17**", "–", "**54.58**", "**62.50**", "**65.83**", "+15.83", "240",
+                                    "15.00", "812.40", "1.00"]  # fmt: skip
+    assert rows[BON_SKYWORK][1:] == [
+        "**39.17**",
+        "45.83",
+        "_52.50_",
+        "_57.92_",
+        "–",
+        "–",
+        "240",
+        "15.00",
+        "0.00",
+        "8.00",
+    ]
     assert table.primary == "n16"
     assert "Skywork-Reward-V2-Qwen3-4B (disc) is partial: no value at N=16" in table.notes
     assert "Data build: bon:embedded:sha256:44e0feb7" in table.caption
@@ -433,12 +481,12 @@ def test_best_of_n_oracle_and_random_rows():
     items with a correct candidate, and 0.375, 0.390625, 0.39193 expected random accuracy."""
     [table] = tables_for(BON)
     _, rows = markdown_rows(render_markdown([table]), "Best-of-N")
-    assert rows["*Baselines of the candidate sets*"][1:] == [""] * 7
-    assert rows["Oracle (any candidate correct)"][1:] == ["–", "–", "62.50", "72.92", "79.58", "–", "–"]
-    assert rows["Random choice (expected)"][1:] == ["–", "–", "37.50", "39.06", "39.19", "–", "–"]
+    assert rows["*Baselines of the candidate sets*"][1:] == [""] * 10
+    assert rows["Oracle (any candidate correct)"][1:] == ["–", "–", "62.50", "72.92", "79.58"] + ["–"] * 5
+    assert rows["Random choice (expected)"][1:] == ["–", "–", "37.50", "39.06", "39.19"] + ["–"] * 5
     assert "Oracle: share of problems with any correct candidate" in table.caption
     latex = latex_rows(render_latex_table(table))
-    assert latex["Oracle (any candidate correct)"][1:] == ["--", "--", "62.50", "72.92", "79.58", "--", "--"]
+    assert latex["Oracle (any candidate correct)"][1:] == ["--", "--", "62.50", "72.92", "79.58"] + ["--"] * 5
 
 
 def test_best_of_n_curve_draws_the_baselines():
@@ -524,9 +572,9 @@ def test_best_of_n_baseline_as_a_percentage_is_refused(tmp_path):
 def test_self_correction_table():
     [table] = tables_for(FIXTURES / "selfcorrect")
     header, rows = markdown_rows(render_markdown([table]), "Self-correction")
-    assert header == ["Model", "R=0", "R=1", "R=2", "R=3", "Δ", "Problems"]
+    assert header == ["Model", "R=0", "R=1", "R=2", "R=3", "Δ", "Problems", "s/item"]
     assert rows["**ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇"][1:] == [
-        "**54.12**", "**60.33**", "**61.88**", "**62.40**", "+6.69", "1000",
+        "**54.12**", "**60.33**", "**61.88**", "**62.40**", "+6.69", "1000", "3.60",
     ]  # fmt: skip
 
 

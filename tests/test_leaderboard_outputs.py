@@ -269,12 +269,13 @@ def test_html_table_renders_in_chromium(chromium, written, tmp_path):
     table = reader.tables["table-trbench_bfcl"]
     assert [h["text"] for h in table["headers"]] == [
         "Model", "S", "M", "P", "PM", "LS", "LM", "LP", "LPM", "MTB", "Avg", "W-Avg", "Δ", "Parse", "Pairs",
+        "s/pair",
     ]  # fmt: skip
     rows = row_texts(table)
     assert rows["ToolRM-Disc-Qwen3-4B-Instruct-2507 ♣"] == [
         "ToolRM-Disc-Qwen3-4B-Instruct-2507 ♣",
         "84.67", "84.51", "94.02", "90.00", "72.17", "73.97", "100.00",
-        "80.00", "64.85", "82.69", "77.61", "+17.94", "–", "2983",
+        "80.00", "64.85", "82.69", "77.61", "+17.94", "–", "2983", "1.21",
     ]  # fmt: skip
     assert rows["M-Prometheus-7B ♡[partial]"][1:5] == ["54.74", "–", "71.43", "–"]
     by_label = {row["cells"][0]["text"]: row for row in table["rows"]}
@@ -326,3 +327,45 @@ def test_html_sort_script_reorders_rows_within_families(chromium, written, tmp_p
         "Qwen3-8B ◇[partial]", "Qwen3-4B-Instruct-2507 ♡", "Qwen3-4B-Thinking-2507 ◇",
         "/work/runs/tiny_judge ♡[partial][sample]",
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def written_paired(tmp_path_factory) -> Path:
+    """The page for runs with intervals, sample logs and timings (fixtures/leaderboard/paired)."""
+    out = tmp_path_factory.mktemp("leaderboard_paired")
+    status = main([str(FIXTURES / "paired"), "--models", str(MODELS), "--out", str(out), "--quiet",
+                   "--formats", "html"])  # fmt: skip
+    assert status == 0
+    return out
+
+
+def test_html_page_renders_intervals_ranks_comparisons_and_cost_in_chromium(
+    chromium, written_paired, tmp_path
+):
+    dom = rendered_dom(chromium, written_paired / "leaderboard.html", "", tmp_path / "profile")
+    reader = read_tables(dom)
+    assert reader.root.get("data-leaderboard-ready") == "true"
+    table = reader.tables["table-trbench_bfcl"]
+    headers = [h["text"] for h in table["headers"]]
+    assert headers[11:] == ["W-Avg", "95% CI", "Rank", "Δ", "Δ base (95% CI, p)", "vs above (95% CI, p)",
+                            "Parse", "Pairs", "s/pair"]  # fmt: skip
+    rows = {row["cells"][0]["text"]: row for row in table["rows"]}
+    trained = {c["attrs"].get("data-key"): c for c in rows["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇"]["cells"]}
+    assert trained["ci"]["text"].startswith("+") and "/−" in trained["ci"]["text"]
+    assert trained["rank"]["text"] == "1–3"
+    assert trained["delta_paired"]["text"].startswith("+7.50 [")
+    assert trained["seconds_per_unit"]["text"] == "10.00"
+    assert trained["w_avg"]["attrs"]["title"].startswith("95% CI [")
+    sampled = {c["attrs"].get("data-key"): c for c in rows["M-Prometheus-7B ◇[sample]"]["cells"]}
+    assert sampled["vs_above"]["text"] == "≠ units" and sampled["rank"]["text"] == "–"
+
+
+def test_html_page_carries_the_interval_columns(written_paired):
+    """The same page read without a browser (the Chromium test is skipped where none is installed)."""
+    reader = read_tables((written_paired / "leaderboard.html").read_text())
+    table = reader.tables["table-trbench_bfcl"]
+    assert [h["text"] for h in table["headers"]][12:14] == ["95% CI", "Rank"]
+    texts = row_texts(table)
+    assert texts["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇"][13] == "1–3"
+    assert texts["M-Prometheus-7B ◇[sample]"][16] == "≠ units"
+    assert texts["Qwen3-4B-Thinking-2507 ◇"][-1] == "10.00"

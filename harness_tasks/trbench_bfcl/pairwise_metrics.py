@@ -14,6 +14,12 @@ and final-answer parsers disagree (:mod:`harness_tasks.judgment`), parse rates, 
 consistency (the same underlying response picked in both orders, right or wrong), first-position
 preference among valid answers, and standard errors (binomial for accuracies and rates; for
 ``avg`` the categories' errors combined in quadrature).
+
+Every headline metric (``w_avg``, ``avg``, ``acc_<category>``) also carries a 95% percentile
+bootstrap interval, ``<metric>_ci_lower`` / ``<metric>_ci_upper``: 1,000 seeded rounds over
+*pairs* (both orders of a pair travel together), resampled within each category because the
+benchmark fixes the category sizes (:mod:`harness_tasks.uncertainty`). One resampling serves all of
+them and is cached, so the intervals add well under a second to a 3,000-pair run.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
+from harness_tasks import uncertainty
 from harness_tasks.categories import CATEGORY_NAMES
 
 
@@ -151,6 +159,9 @@ class CategorisedOutcome(Protocol):
     """Anything scored right or wrong within a category: a judged pair here, a scalar-RM pair elsewhere."""
 
     @property
+    def pair_id(self) -> str: ...
+
+    @property
     def category(self) -> str: ...
 
     @property
@@ -165,6 +176,55 @@ def category_accuracies(pairs: Iterable[CategorisedOutcome]) -> dict[str, tuple[
         tally[0] += pair.correct
         tally[1] += 1
     return {name: (c, n) for name, (c, n) in counts.items() if n}
+
+
+HEADLINE_METRICS = ("w_avg", "avg", *(f"acc_{name}" for name in CATEGORY_NAMES))
+"""The metrics that carry a bootstrap interval."""
+
+
+def pair_intervals(pairs: Iterable[CategorisedOutcome]) -> dict[str, uncertainty.Interval]:
+    """``{headline metric: Interval}`` from one stratified bootstrap over pairs.
+
+    Pairs are put in a canonical order (category, then pair id) first, so the same pairs give the
+    same interval whatever order the run logged them in (a re-scoring, another rank count).
+    """
+    key = tuple(sorted((pair.category, str(pair.pair_id), bool(pair.correct)) for pair in pairs))
+    return _pair_intervals(key)
+
+
+@lru_cache(maxsize=8)
+def _pair_intervals(units: tuple[tuple[str, str, bool], ...]) -> dict[str, uncertainty.Interval]:
+    order = {name: rank for rank, name in enumerate(CATEGORY_NAMES)}
+    strata = sorted({category for category, _, _ in units}, key=lambda c: (order.get(c, len(order)), c))
+    units = tuple(sorted(units, key=lambda unit: (strata.index(unit[0]), unit[1])))
+    labels = [category for category, _, _ in units]
+    columns = [(float(correct), 1.0) for _, _, correct in units]
+    wanted: dict[str, uncertainty.Statistic] = {
+        "w_avg": uncertainty.pooled_ratio(),
+        "avg": uncertainty.mean_of_stratum_ratios(),
+    }
+    wanted |= {f"acc_{category}": uncertainty.stratum_ratio(code) for code, category in enumerate(strata)}
+    if not units:
+        return {}
+    return uncertainty.bootstrap(columns, wanted, strata=labels)
+
+
+def interval_bounds(
+    name: str, pairs_of: Callable[[list[Record]], Iterable[CategorisedOutcome]], higher_is_better: bool = True
+) -> dict[str, tuple[Callable[[list[Record]], float], bool]]:
+    """``<name>_ci_lower`` and ``<name>_ci_upper`` aggregations (NaN when the run has no such pair)."""
+
+    def bound(which: str) -> Callable[[list[Record]], float]:
+        def aggregate(records: list[Record]) -> float:
+            interval = pair_intervals(pairs_of(records)).get(name)
+            return getattr(interval, which) if interval else math.nan
+
+        return aggregate
+
+    return {
+        f"{name}_ci_lower": (bound("lower"), higher_is_better),
+        f"{name}_ci_upper": (bound("upper"), higher_is_better),
+    }
 
 
 # --- aggregations over the records of one run (lm-eval passes the full list) -------------------
@@ -249,6 +309,10 @@ def skipped_context(records: list[Record]) -> int:
     return max((JudgedRow.from_record(r).context_pairs_skipped for r in records), default=0)
 
 
+def _judged_pairs(records: list[Record]) -> list[JudgedPair]:
+    return pair_rows(records).pairs
+
+
 def _correct(pair: JudgedPair) -> bool:
     return pair.correct
 
@@ -285,9 +349,12 @@ def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
     table: dict[str, tuple[Aggregation, bool]] = {}
     for name, (counter, higher) in PROPORTIONS.items():
         table |= proportion_with_stderr(name, counter, higher)
+        if name in HEADLINE_METRICS:
+            table |= interval_bounds(name, _judged_pairs)
         if name == "w_avg":
             table["avg"] = (avg, True)
             table["avg_stderr"] = (avg_stderr, False)
+            table |= interval_bounds("avg", _judged_pairs)
     table["n_pairs"] = (n_pairs, True)
     table["incomplete_pairs"] = (incomplete_pairs, False)
     table["skipped_overlong"] = (skipped_overlong, False)

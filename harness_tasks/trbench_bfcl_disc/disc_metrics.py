@@ -12,6 +12,9 @@ tallies, ``Avg`` and standard errors are reused here):
 - ``n_pairs``: pairs scored;
 - ``skipped_too_long``: pairs not scored because a conversation exceeds the model's positions
   (``hf-rm`` / ``vllm-rm`` with ``too_long=skip``); they are in no other metric.
+
+``w_avg``, ``avg`` and each ``acc_<category>`` carry ``<metric>_ci_lower`` / ``_ci_upper``: the
+same stratified pair bootstrap as the generative task (:func:`pairwise_metrics.pair_intervals`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from harness_tasks.trbench_bfcl.pairwise_metrics import (
     Counter,
     Record,
     category_accuracies,
+    interval_bounds,
     proportion_with_stderr,
     unweighted_category_mean,
     unweighted_category_mean_stderr,
@@ -136,9 +140,12 @@ def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
     """Metric name -> (aggregation, higher_is_better), each ``<name>_stderr`` right after its metric."""
     table: dict[str, tuple[Aggregation, bool]] = {}
     table |= proportion_with_stderr("w_avg", _pairs_where(_correct), True)
+    table |= interval_bounds("w_avg", scored_pairs)
     table |= {"avg": (avg, True), "avg_stderr": (avg_stderr, False)}
+    table |= interval_bounds("avg", scored_pairs)
     for name in CATEGORY_NAMES:
         table |= proportion_with_stderr(f"acc_{name}", _pairs_where(_correct, category=name), True)
+        table |= interval_bounds(f"acc_{name}", scored_pairs)
     table |= {"margin": (margin, True), "margin_stderr": (margin_stderr, False)}
     table |= proportion_with_stderr("tie_rate", _pairs_where(_tie), False)
     table["n_pairs"] = (n_pairs, True)

@@ -8,6 +8,10 @@ For item i with candidate correctness y_i1..y_iN (the source checker's verdicts)
   per candidate);
 - ``oracle_at_n_<N>``: mean of max_j y_ij (pass@N, the ceiling);
 - ``random_at_n_<N>``: mean of mean_j y_ij (expected accuracy of a uniformly random choice);
+- ``majority_at_n_<N>``: accuracy of the majority vote among the first N candidates
+  (self-consistency; canonical calls, ties to the earliest sample: :mod:`.majority`); needs no judge,
+  so it, ``oracle_at_n_<N>`` and ``random_at_n_<N>`` are reported at every power of two up to the
+  set size (and the set size itself) from one run; NaN for records without candidate groups;
 - ``gain_over_random``: (acc - random) / (oracle - random) over the whole set: the share of the
   headroom above random selection the judge recovers (1 = oracle, 0 = random, < 0 worse);
 - ``acc_mixed``: accuracy on items with some but not all candidates correct (where selection matters);
@@ -26,6 +30,10 @@ For item i with candidate correctness y_i1..y_iN (the source checker's verdicts)
   own reading of the answer differs from the corrected reading (``checker`` option; 0 on ground
   truths);
 - ``n_problems``: items evaluated.
+
+Every ``acc_at_n_<N>`` carries ``acc_at_n_<N>_ci_lower`` / ``_ci_upper``: the 95% percentile
+interval of 1,000 seeded bootstrap rounds over items (:mod:`harness_tasks.uncertainty`; items in
+item-id order, so a re-scoring reproduces it exactly).
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from harness_tasks import uncertainty
 from harness_tasks.acebench.build_data import CATEGORIES as ACEBENCH_ALL_CATEGORIES
+from harness_tasks.trbench_bon.majority import majority_pick
 
 
 ACEBENCH_CATEGORIES = ACEBENCH_ALL_CATEGORIES
@@ -64,6 +74,8 @@ class BonRecord:
     checker_disagreements: int = 0
     checker_compared: int = 0
     """Candidates whose verdict differs between the source's and the corrected reading, of those compared."""
+    candidate_groups: list[int] = field(default_factory=list)
+    """Per candidate, the first candidate with the same canonical call (:mod:`.majority`)."""
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -90,7 +102,7 @@ def _random(record: Record) -> float:
     return sum(record["correct"]) / len(record["correct"])
 
 
-def _hit_at(n: int, record: Record) -> float:
+def hit_at(n: int, record: Record) -> float:
     """Correctness of the selection among the first ``n`` candidates (``n`` = N: the selection)."""
     if n == len(record["correct"]):
         return _hit(record)
@@ -101,7 +113,34 @@ def _hit_at(n: int, record: Record) -> float:
 
 
 def _acc_at(n: int) -> Aggregation:
-    return lambda records: _mean([_hit_at(n, r) for r in records])
+    return lambda records: _mean([hit_at(n, r) for r in records])
+
+
+def _acc_at_bound(n: int, which: str) -> Aggregation:
+    def aggregate(records: Sequence[Record]) -> float:
+        ordered = sorted(records, key=lambda r: str(r["item_id"]))
+        if not ordered:
+            return math.nan
+        return getattr(uncertainty.proportion_interval([hit_at(n, r) for r in ordered]), which)
+
+    return aggregate
+
+
+def _majority(n: int) -> Aggregation:
+    def aggregate(records: Sequence[Record]) -> float:
+        hits = []
+        for record in records:
+            groups = record.get("candidate_groups") or []
+            if len(groups) >= n:
+                hits.append(float(record["correct"][majority_pick(groups, n)]))
+        return _mean(hits)
+
+    return aggregate
+
+
+def reference_sizes(n: int) -> list[int]:
+    """Where the judge-free baselines are reported: every power of two up to ``n``, and ``n``."""
+    return sorted({m for m in N_VALUES if m <= n} | {n})
 
 
 def _prefix(n: int, fn: Callable[[Record], float]) -> Aggregation:
@@ -144,8 +183,12 @@ def metrics_for(n: int, protocol: str) -> dict[str, tuple[Aggregation, bool]]:
     curve = [m for m in N_VALUES if m <= n] if protocol == "scalar" else sorted({1, n})
     for m in curve:
         metrics[f"acc_at_n_{m}"] = (_acc_at(m), True)
-    metrics[f"oracle_at_n_{n}"] = (_prefix(n, _oracle), True)
-    metrics[f"random_at_n_{n}"] = (_prefix(n, _random), True)
+        metrics[f"acc_at_n_{m}_ci_lower"] = (_acc_at_bound(m, "lower"), True)
+        metrics[f"acc_at_n_{m}_ci_upper"] = (_acc_at_bound(m, "upper"), True)
+    for m in reference_sizes(n):
+        metrics[f"oracle_at_n_{m}"] = (_prefix(m, _oracle), True)
+        metrics[f"random_at_n_{m}"] = (_prefix(m, _random), True)
+        metrics[f"majority_at_n_{m}"] = (_majority(m), True)
     metrics["gain_over_random"] = (gain_over_random, True)
     metrics["acc_mixed"] = (_where(lambda r: 0 < sum(r["correct"]) < len(r["correct"]), _hit), True)
     metrics["invalid_selection_rate"] = (lambda rs: _mean([float(r["invalid_selection"]) for r in rs]), False)

@@ -42,6 +42,7 @@ from harness_tasks.trbench_bon import sources
 from harness_tasks.trbench_bon.bon_metrics import BonRecord, metrics_for
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
 from harness_tasks.trbench_bon.candidates import CandidateFileError, candidate_data_build, read_candidate_file
+from harness_tasks.trbench_bon.majority import candidate_groups
 from harness_tasks.trbench_bon.selection import (
     Match,
     Selection,
@@ -203,6 +204,7 @@ def scalar_record(doc: dict, results: list[tuple[float, bool]]) -> dict:
         prefix_selected=prefix,
         checker_disagreements=doc["checker_disagreements"],
         checker_compared=doc["checker_compared"],
+        candidate_groups=candidate_groups(doc["candidates"]),
     ).to_record()
 
 
@@ -327,6 +329,7 @@ class BonTask(ConfigurableTask):
                 consistent=selection.consistent,
                 checker_disagreements=doc["checker_disagreements"],
                 checker_compared=doc["checker_compared"],
+                candidate_groups=candidate_groups(doc["candidates"]),
             ).to_record()
             self._records[doc["item_id"]] = record
             trace = json.dumps(

@@ -25,6 +25,10 @@
   ``fixed_rate_<operator>`` and ``verdict_acc_<operator>``.
 
 Proportions come with ``<metric>_stderr`` = ``sqrt(p(1-p)/(n-1))`` over the items counted (NaN below 2).
+``acc_at_round_1``, ``fixed_rate``, ``broken_rate`` and ``delta_acc`` (the net change) carry
+``<metric>_ci_lower`` / ``_ci_upper``: the 95% percentile interval of 1,000 seeded bootstrap rounds
+over items (:mod:`harness_tasks.uncertainty`; items in id order so a re-scoring reproduces it).
+A round that draws no wrong (right) candidate has no ``fixed_rate`` (``broken_rate``) and is left out.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 
+from harness_tasks import uncertainty
 from harness_tasks.acebench.build_data import NORMAL_CATEGORIES
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.trbench_bfcl.pairwise_metrics import proportion_stderr
@@ -151,14 +156,53 @@ def _delta(records: list[Sequence]) -> float:
     )
 
 
+_INTERVAL_COLUMNS = ("final", "candidate", "wrong", "fixed", "right", "broken", "item")
+_INTERVAL_STATISTICS: dict[str, uncertainty.Statistic] = {
+    "acc_at_round_1": uncertainty.pooled_ratio(0, 6),
+    "fixed_rate": uncertainty.pooled_ratio(3, 2),
+    "broken_rate": uncertainty.pooled_ratio(5, 4),
+    "delta_acc": uncertainty.difference(uncertainty.pooled_ratio(0, 6), uncertainty.pooled_ratio(1, 6)),
+}
+
+
+def _item_columns(o: ItemOutcome) -> tuple[float, ...]:
+    wrong, right = not o.candidate_correct, o.candidate_correct
+    return (o.final_correct, o.candidate_correct, wrong, wrong and o.final_correct, right,
+            right and not o.final_correct, 1.0)  # fmt: skip
+
+
+def _bound(name: str, which: str) -> Aggregation:
+    def aggregate(records: list[Sequence]) -> float:
+        outcomes = sorted(_outcomes(records), key=lambda o: str(o.item_id))
+        if not outcomes:
+            return math.nan
+        columns = [_item_columns(o) for o in outcomes]
+        interval = uncertainty.bootstrap(columns, {name: _INTERVAL_STATISTICS[name]})[name]
+        return getattr(interval, which)
+
+    return aggregate
+
+
+def _with_interval(name: str) -> dict[str, tuple[Aggregation, bool]]:
+    higher = name != "broken_rate"
+    return {
+        f"{name}_ci_lower": (_bound(name, "lower"), higher),
+        f"{name}_ci_upper": (_bound(name, "upper"), higher),
+    }
+
+
 def core_metrics() -> dict[str, tuple[Aggregation, bool]]:
     """``{name: (aggregation, higher_is_better)}`` of the run-level metrics, in report order."""
     return {
         **_with_stderr("acc_at_round_0", _count(_before, _everything), True),
         **_with_stderr("acc_at_round_1", _count(_after, _everything), True),
+        **_with_interval("acc_at_round_1"),
         "delta_acc": (_delta, True),
+        **_with_interval("delta_acc"),
         **_with_stderr("fixed_rate", _count(_after, _wrong), True),
+        **_with_interval("fixed_rate"),
         **_with_stderr("broken_rate", _count(lambda o: not o.final_correct, _right), False),
+        **_with_interval("broken_rate"),
         **_with_stderr("verdict_acc", _count(lambda o: o.verdict_right, _has_critic), True),
         "flag_rate": (_proportion(_count(lambda o: o.verdict == "incorrect", _has_critic)), False),
         "critique_parse_rate": (_proportion(_count(lambda o: bool(o.critique_parsed), _has_critic)), True),
