@@ -4,8 +4,9 @@ Why our own: lm-eval's ``--use_cache`` never *reads* a sampled generation back (
 skips requests with ``do_sample``, so that repeats stay independent), and the TRBench judge tasks
 sample (temperature 0.6). A judge run killed after hours would restart from zero.
 
-How: :func:`cache_generations` replaces one model object's ``generate_until`` (the model stays
-the same object, so lm-eval records it as usual):
+How: :func:`harness_tasks.lm_eval_bridge.cache_generations` replaces one model object's
+``generate_until`` (the model stays the same object, so lm-eval records it as usual) with one that
+goes through the store of this module:
 
 - The key of a generation is a SHA-256 of its content: the model's identity (type and model
   arguments), the prompt exactly as sent, the generation arguments, the seeds, and the request's
@@ -28,7 +29,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,58 +98,3 @@ def request_keys(identity: dict[str, Any], requests: Sequence[Any]) -> list[str]
         seen[content] = occurrence + 1
         keys.append(hashlib.sha256(f"{content}\x00{occurrence}".encode()).hexdigest())
     return keys
-
-
-class _RecordingHook:
-    """Stands in for the model's ``cache_hook`` during one call: stores each result as it arrives."""
-
-    def __init__(self, store: GenerationStore, pending: dict[str, list[str]], inner: Any) -> None:
-        self.store, self.pending, self.inner = store, pending, inner
-
-    def add_partial(self, attr: str, req: Sequence[Any], res: Any) -> None:
-        if attr == "generate_until" and isinstance(res, str):
-            waiting = self.pending.get(req[0])
-            if waiting:
-                self.store.put(waiting.pop(0), res)
-        if self.inner is not None:
-            self.inner.add_partial(attr, req, res)
-
-
-def cache_generations(lm: Any, directory: str | Path, identity: dict[str, Any]) -> GenerationStore:
-    """Make ``lm.generate_until`` serve stored generations and store new ones (see module doc).
-
-    ``identity`` must say everything besides the prompt and generation arguments that decides an
-    output: the model type and arguments, the seeds.
-    """
-    rank = getattr(lm, "rank", 0) or 0
-    store = GenerationStore(Path(directory) / f"generations_rank{rank}.jsonl")
-    generate: Callable[..., list[str]] = lm.generate_until
-
-    def generate_until(requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        keys = request_keys(identity, requests)
-        outputs: list[str | None] = [store.get(key) for key in keys]
-        missing = [i for i, out in enumerate(outputs) if out is None]
-        log.info(
-            "generation cache %s: %d of %d generations reused, %d to make",
-            store.path,
-            len(requests) - len(missing),
-            len(requests),
-            len(missing),
-        )
-        if missing:
-            pending: dict[str, list[str]] = {}
-            for i in missing:
-                pending.setdefault(requests[i].args[0], []).append(keys[i])
-            inner_hook = getattr(lm, "cache_hook", None)
-            lm.cache_hook = _RecordingHook(store, pending, inner_hook)
-            try:
-                made = generate([requests[i] for i in missing], disable_tqdm=disable_tqdm)
-            finally:
-                lm.cache_hook = inner_hook
-            for i, text in zip(missing, made, strict=True):
-                outputs[i] = text
-                store.put(keys[i], text)  # no-op when the hook already stored it
-        return outputs  # type: ignore[return-value]
-
-    lm.generate_until = generate_until
-    return store

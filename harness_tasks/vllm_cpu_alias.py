@@ -50,7 +50,7 @@ def write_alias(cpu: importlib.metadata.Distribution) -> Path:
         "Metadata-Version: 2.1\n"
         "Name: vllm\n"
         f"Version: {version}\n"
-        f"Summary: Alias of the CPU build of vLLM ({CPU_DISTRIBUTION} {cpu.version}) under the name lm-eval asks for\n"
+        f"Summary: the CPU build of vLLM ({CPU_DISTRIBUTION} {cpu.version}) under the name lm-eval asks for\n"
         f"Requires-Dist: {CPU_DISTRIBUTION}=={cpu.version}\n",
         encoding="utf-8",
     )
@@ -77,7 +77,7 @@ def ensure_alias(check_only: bool = False) -> str:
     except importlib.metadata.PackageNotFoundError:
         return f"neither vllm nor {CPU_DISTRIBUTION} is installed; nothing to do"
     if check_only:
-        return f"{CPU_DISTRIBUTION} {cpu.version} is installed without the vllm alias (lm-eval's --model vllm fails)"
+        return f"{CPU_DISTRIBUTION} {cpu.version} is installed without the vllm alias (--model vllm fails)"
     folder = write_alias(cpu)
     importlib.invalidate_caches()
     return f"wrote {folder} (vllm {importlib.metadata.version('vllm')} -> {CPU_DISTRIBUTION} {cpu.version})"

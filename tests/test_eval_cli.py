@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness_tasks import cli
+from harness_tasks import lm_eval_bridge as cli
 
 
 def test_generation_cache_flag_is_taken_out_of_lm_evals_arguments():
@@ -29,7 +29,7 @@ def evaluator_config(monkeypatch, *arguments: str):
         sys, "argv", ["toolrm-eval", "run", "--model", "hf", "--tasks", "trbench_bfcl", *arguments]
     )
     args = HarnessCLI().parse_args()
-    cli._budget_into_metadata(Patched)
+    cli.budget_into_metadata(Patched)
     return Patched.from_cli(args)
 
 

@@ -17,7 +17,8 @@ from lm_eval.tasks import TaskManager
 from scripted_judges import ScriptedJudge
 
 from harness_tasks import TASKS_DIR
-from harness_tasks.generation_cache import GenerationStore, cache_generations, request_keys
+from harness_tasks.generation_cache import GenerationStore, request_keys
+from harness_tasks.lm_eval_bridge import cache_generations
 
 
 TESTS_DIR = Path(__file__).resolve().parent

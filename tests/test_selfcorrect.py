@@ -259,7 +259,7 @@ def test_the_leaderboard_reads_the_main_tasks_results(task_manager, tmp_path):
 def test_generation_cache_stores_both_rounds(task_manager, tmp_path):
     """``toolrm-eval --generation_cache`` wraps the model's ``generate_until``, which both rounds call:
     a rerun is served entirely from the store (the second model would score differently)."""
-    from harness_tasks.generation_cache import cache_generations
+    from harness_tasks.lm_eval_bridge import cache_generations
 
     def cached_run(critic: str, reviser: str) -> tuple[dict, list[str]]:
         model = ScriptedSelfCorrection(critic=critic, reviser=reviser)

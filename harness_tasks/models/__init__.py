@@ -1,7 +1,8 @@
 """lm-eval model types of ours. Importing this package registers them with lm-eval.
 
-``lm_eval.models`` is imported first: lm-eval registers its built-in models (``hf``, ``vllm``, ...)
-only when its registry is empty, so registering ours first would hide them.
+``lm_eval.models`` is imported first (``lm_eval_bridge.load_builtin_models``): lm-eval registers
+its built-in models (``hf``, ``vllm``, ...) only when its registry is empty, so registering ours
+first would hide them.
 
 - ``hf-rm`` (:mod:`.hf_reward_model`): scalar reward models through transformers, token-budget batching;
 - ``vllm-rm`` (:mod:`.vllm_reward_model`): the same through vLLM's pooling runner (vLLM imported lazily).
@@ -14,6 +15,7 @@ from importlib.util import find_spec
 
 
 if find_spec("lm_eval") is not None:  # when installed but broken, its import error shows
-    import lm_eval.models  # noqa: F401
+    from harness_tasks.lm_eval_bridge import load_builtin_models
 
+    load_builtin_models()
     from harness_tasks.models import hf_reward_model, vllm_reward_model  # noqa: F401  (register the RM types)

@@ -1,42 +1,40 @@
 """The Best-of-N tasks in lm-eval: data loading, prompts, and the multi-round driver.
 
-lm-eval 0.4.13 runs ONE pass of requests per task: it builds every document's requests, calls
-the model once per request type, filters, then scores each document. A listwise judge fits that
-as it is (one or two prompts per item). Knockout needs later rounds whose prompts depend on earlier
-answers, so :class:`BonTask` (a ``ConfigurableTask``, named by the YAMLs' ``class:``) works like this:
+lm-eval 0.4.13 runs ONE pass of requests per task and hands tasks no model. A listwise judge
+would fit that as it is (one or two prompts per item), but knockout needs later rounds whose
+prompts depend on earlier answers, so every generative protocol runs through the bridge's
+multi-round mechanism (:mod:`harness_tasks.lm_eval_bridge`, bend 6), the same one the
+self-correction tasks use:
 
 1. ``construct_requests`` turns each item into its first-round requests (listwise: its one or two
-   prompts; all-pairs: every comparison; knockout: the first round's comparisons), each an
-   ordinary ``generate_until`` Instance whose context lm-eval's own ``fewshot_context`` builds,
-   so ``--apply_chat_template``, ``--system_instruction`` and ``gen_prefix`` apply unchanged;
-2. lm-eval batches and runs them through the model (``--model hf``, ``vllm``, ...) as usual;
-3. ``apply_filters`` (called by lm-eval after generation, before scoring) reads the answers and,
-   for knockout, builds the next round's requests for every item still playing and sends them
-   through the SAME model object's ``generate_until``, round by round (one batched call per
-   round, with lm-eval's progress bar), until every bracket has a winner;
-4. ``process_results`` scores the selection.
+   prompts; all-pairs: every comparison; knockout: the first round's comparisons), whose contexts
+   lm-eval's own ``fewshot_context`` builds, so ``--apply_chat_template``, ``--system_instruction``
+   and ``gen_prefix`` apply unchanged; they are multi-round requests of this task's driver;
+2. :meth:`BonTask.drive` receives the model lm-eval evaluates with and every item's requests: it
+   sends the first round through the model's batched ``generate_until`` (one call for all items),
+   and for knockout builds the next round's requests for every item still playing, one batched
+   call per round, until every bracket has a winner;
+3. it returns one JSON record per item: ``{"selected", "requests", "record"}``: who was shown in
+   which order, the raw answer, the parsed choice and how each comparison was decided, and the
+   metric record; ``process_results`` is a pure function of it.
 
-lm-eval 0.4.13 hands a task no reference to the model. The driver takes it from the running
-``lm_eval.evaluator.evaluate`` call (its ``lm`` argument, found on the call stack) or, from Python,
-from ``BonTask.model`` set beforehand. ``--log_samples`` records, per item, the first round's
-prompts (``arguments``) and raw outputs (``resps``), and in ``filtered_resps[0]`` a JSON record of
-every request of every round: who was shown in which order, the raw answer, the parsed choice and
-how each comparison was decided.
+``--log_samples`` shows, per item, the first round's prompts (``arguments``) and, as the first
+request's response (``resps`` and ``filtered_resps``), that JSON record; the item's other requests
+answer ``""`` (their outputs are in the record).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections import defaultdict
 from copy import deepcopy
-from typing import Any, ClassVar
+from typing import Any
 
 import datasets
 from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
 
 from harness_tasks.judge_prompts import check_variant, render_pairwise_prompt
+from harness_tasks.lm_eval_bridge import generation_request, multi_round_request, register_driver
 from harness_tasks.models.conversation_format import encode_conversation
 from harness_tasks.trbench_bon import sources
 from harness_tasks.trbench_bon.bon_metrics import BonRecord, metrics_for
@@ -216,14 +214,11 @@ def process_results_scalar(doc: dict, results: list[tuple[float, bool]]) -> dict
 class BonTask(ConfigurableTask):
     """Generative Best-of-N protocols (listwise, two-permutation listwise, knockout, all-pairs)."""
 
-    model: ClassVar[Any] = None
-    """Set from Python to drive later rounds through this model instead of the one found on the stack."""
-
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
         config = {key: value for key, value in (config or {}).items() if key != "class"}
         super().__init__(config=config, **kwargs)
         self._request_kwargs: dict[str, Any] = {}
-        self._records: dict[str, dict] = {}
+        register_driver(self.config.task, self.drive)
 
     # lm-eval calls this once with the run's prompt settings; later rounds reuse them
     def build_all_requests(self, **kwargs: Any) -> None:
@@ -231,7 +226,6 @@ class BonTask(ConfigurableTask):
             key: kwargs.get(key)
             for key in ("system_instruction", "apply_chat_template", "fewshot_as_multiturn", "chat_template")
         }
-        self._records = {}
         super().build_all_requests(**kwargs)
 
     def _context(self, request_doc: dict) -> str:
@@ -275,43 +269,33 @@ class BonTask(ConfigurableTask):
     def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any) -> list[Instance]:
         metadata = kwargs.get("metadata")
         return [
-            Instance(
-                request_type="generate_until",
-                doc=request_doc,
-                arguments=(self._context(request_doc), deepcopy(self.config.generation_kwargs)),
-                idx=index,
-                metadata=metadata,
+            multi_round_request(
+                request_doc,
+                (self._context(request_doc), deepcopy(self.config.generation_kwargs)),
+                index,
+                metadata,
             )
             for index, request_doc in enumerate(self._request_docs(doc))
         ]
 
-    # ---------------------------------------------------------------- after generation
+    # ---------------------------------------------------------------- the driver
 
-    def _running_model(self) -> Any:
-        if BonTask.model is not None:
-            return BonTask.model
-        for frame_info in inspect.stack(context=0):
-            frame = frame_info.frame
-            if frame.f_code.co_name == "evaluate" and frame.f_code.co_filename.replace("\\", "/").endswith(
-                "lm_eval/evaluator.py"
-            ):
-                return frame.f_locals.get("lm")
-        return None
-
-    def apply_filters(self) -> None:
-        super().apply_filters()
-        model = self._running_model()
-        by_doc: dict[int, list[Instance]] = defaultdict(list)
-        for instance in self._instances:
-            by_doc[instance.doc_id].append(instance)
-        groups = [sorted(group, key=lambda inst: inst.idx) for _, group in sorted(by_doc.items())]
+    def drive(self, model: Any, items: list[list[Instance]]) -> list[str]:
+        """Every item's selection, round by round through ``model``; one JSON record per item."""
+        groups = [
+            [generation_request(r.doc, r.args[0], r.args[1], source=r, idx=r.idx) for r in requests]
+            for requests in items
+        ]
+        batch = [instance for group in groups for instance in group]
+        for instance, output in zip(batch, model.generate_until(batch), strict=True):
+            instance.resps.append(output)
         if not groups:
-            return
-        protocol = groups[0][0].doc["protocol"]
-        if protocol == "knockout":
+            return []
+        if groups[0][0].doc["protocol"] == "knockout":
             selections = self._run_knockout(groups, model)
         else:
             selections = [self._select_one_round(group, model) for group in groups]
+        records = []
         for group, selection in zip(groups, selections, strict=True):
             doc = group[0].doc
             record = BonRecord(
@@ -331,12 +315,13 @@ class BonTask(ConfigurableTask):
                 checker_compared=doc["checker_compared"],
                 candidate_groups=candidate_groups(doc["candidates"]),
             ).to_record()
-            self._records[doc["item_id"]] = record
-            trace = json.dumps(
-                {"selected": selection.selected, "requests": selection.log}, ensure_ascii=False
+            records.append(
+                json.dumps(
+                    {"selected": selection.selected, "requests": selection.log, "record": record},
+                    ensure_ascii=False,
+                )
             )
-            for key in group[0].filtered_resps:
-                group[0].filtered_resps[key] = trace
+        return records
 
     def _select_one_round(self, group: list[Instance], model: Any) -> Selection:
         doc = group[0].doc
@@ -424,22 +409,17 @@ class BonTask(ConfigurableTask):
                     next_docs[i] = self._match_docs(base, matches, round_no + 1)
             if not next_docs:
                 return selections
-            if model is None:
-                raise RuntimeError(
-                    "knockout needs later rounds but found no model: run it through lm-eval's evaluate() "
-                    "(toolrm-eval / lm_eval / simple_evaluate) or set BonTask.model"
-                )
             round_no += 1
             batch: list[Instance] = []
             current = [[] for _ in groups]
             for i, docs in next_docs.items():
                 for index, request_doc in enumerate(docs):
-                    instance = Instance(
-                        request_type="generate_until",
-                        doc=request_doc,
-                        arguments=(self._context(request_doc), deepcopy(self.config.generation_kwargs)),
+                    instance = generation_request(
+                        request_doc,
+                        self._context(request_doc),
+                        deepcopy(self.config.generation_kwargs),
+                        source=groups[i][0],
                         idx=index,
-                        metadata=(self.config.task, groups[i][0].doc_id, 1),
                     )
                     batch.append(instance)
                     current[i].append(instance)
@@ -447,7 +427,6 @@ class BonTask(ConfigurableTask):
                 instance.resps.append(output)
 
     def process_results(self, doc: dict, results: list) -> dict:
-        record = self._records.get(doc["item_id"])
-        if record is None:
-            raise RuntimeError(f"Best-of-N item {doc['item_id']} was not scored (apply_filters did not run)")
+        """The metric record the driver wrote for this item (``results[0]``, its first request's)."""
+        record = json.loads(results[0])["record"]
         return dict.fromkeys(metrics_for(len(doc["correct"]), doc["protocol"]), record)

@@ -2,7 +2,7 @@
 
 lm-eval loads this file by path, so everything real lives in the ``harness_tasks`` package and
 is imported absolutely; these are thin adapters (``BonTask`` is re-exported so that the class the
-YAMLs name is the package's own, e.g. for ``BonTask.model``).
+YAMLs name is the package's own).
 """
 
 import json

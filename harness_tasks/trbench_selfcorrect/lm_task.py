@@ -1,10 +1,10 @@
 """The lm-eval task class of the self-correction tasks (``class: !function utils.SelfCorrectionTask``).
 
-A YAML task whose every document becomes one request of type
-:data:`~harness_tasks.trbench_selfcorrect.protocols.REQUEST_TYPE`, carrying the protocol options;
-lm-eval's evaluator hands those requests to the model object, whose (installed) method of that
-name runs the rounds (:mod:`.protocols`). Everything else — loading, ``--limit``, metrics,
-``--log_samples`` — is lm-eval's ``ConfigurableTask`` as configured in the YAML.
+A YAML task whose every document becomes one multi-round request carrying the protocol options;
+the task registers :func:`~harness_tasks.trbench_selfcorrect.protocols.run_self_correction` as its
+driver with the bridge (:mod:`harness_tasks.lm_eval_bridge`), which hands it the model and the
+items' requests and gives each item's record back as its response. Everything else — loading,
+``--limit``, metrics, ``--log_samples`` — is lm-eval's ``ConfigurableTask`` as configured in the YAML.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
 
+from harness_tasks.lm_eval_bridge import multi_round_request, register_driver
 from harness_tasks.trbench_selfcorrect.prompts import critique_messages, recheck_messages, single_messages
-from harness_tasks.trbench_selfcorrect.protocols import REQUEST_TYPE, ProtocolOptions
+from harness_tasks.trbench_selfcorrect.protocols import ProtocolOptions, run_self_correction
 
 
 class SelfCorrectionTask(ConfigurableTask):
@@ -23,6 +24,7 @@ class SelfCorrectionTask(ConfigurableTask):
         config = dict(config or {})
         config.pop("class", None)
         super().__init__(config=config)
+        register_driver(self.config.task, run_self_correction)
 
     def _options(self, apply_chat_template: bool) -> ProtocolOptions:
         dataset_kwargs = self.config.dataset_kwargs or {}
@@ -63,13 +65,7 @@ class SelfCorrectionTask(ConfigurableTask):
     def construct_requests(self, doc: dict[str, Any], ctx: str, **kwargs: Any) -> Instance:
         options = self._options(kwargs.pop("apply_chat_template", False))
         kwargs.pop("chat_template", None)
-        return Instance(
-            request_type=REQUEST_TYPE,  # type: ignore[arg-type]  (ours; see protocols.install)
-            doc=doc,
-            arguments=(ctx, options.__dict__.copy()),
-            idx=0,
-            **kwargs,
-        )
+        return multi_round_request(doc, (ctx, options.__dict__.copy()), 0, kwargs.get("metadata"))
 
     def process_results(self, doc: dict[str, Any], results: list[Any]) -> dict[str, Any]:
         """The YAML's ``process_results``, keeping only the metrics this task's ``metric_list`` reports."""

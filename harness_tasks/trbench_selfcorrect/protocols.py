@@ -1,15 +1,13 @@
 """The self-correction protocols, driven round by round over lm-eval model objects.
 
 How this fits lm-eval (0.4.13 runs one model call per request and gives tasks no model handle):
-the task (:mod:`.lm_task`) issues one request per item whose request type is
-:data:`REQUEST_TYPE`. lm-eval's evaluator calls ``getattr(lm, request_type)(requests)`` for every
-request type, so importing this module adds a method of that name to lm-eval's base ``LM`` class
-(:func:`install`): every backend (``hf``, ``vllm``, API models, ...) thereby gets
-``lm.toolrm_self_correction(requests)``, which is :func:`run_self_correction` — our code, handed
-the model object. It renders each round's prompts, calls the model's own batched
-``generate_until`` once per round, and returns one JSON record per item, which the task's
-``process_results`` scores with the checker. Nothing else of lm-eval is changed: batching, chat
-templates, ``--gen_kwargs``, ``--log_samples`` and the results files work as for any task.
+the task (:mod:`.lm_task`) issues one multi-round request per item and registers
+:func:`run_self_correction` as its driver with the bridge (:mod:`harness_tasks.lm_eval_bridge`,
+bend 6), the mechanism the Best-of-N tasks use too. The driver receives the model lm-eval evaluates
+with, renders each round's prompts, calls the model's own batched ``generate_until`` once per
+round, and returns one JSON record per item, which the task's ``process_results`` scores with the
+checker. Batching, chat templates, ``--gen_kwargs``, ``--use_cache``, ``--generation_cache``,
+``--log_samples`` and the results files work as for any task.
 
 Protocols (``protocol`` in the task's ``dataset_kwargs``):
 
@@ -30,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,6 +35,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from lm_eval.utils import simple_parse_args_string
 
+from harness_tasks.lm_eval_bridge import generation_request, model_class
 from harness_tasks.trbench_selfcorrect.parsing import parse_critique, parse_revision, parse_single
 from harness_tasks.trbench_selfcorrect.prompts import (
     critique_messages,
@@ -51,7 +49,6 @@ from harness_tasks.trbench_selfcorrect.prompts import (
 
 log = logging.getLogger(__name__)
 
-REQUEST_TYPE = "toolrm_self_correction"
 PROTOCOLS = ("critic_reviser", "single", "no_critic", "oracle")
 CRITIC_PROTOCOLS = ("critic_reviser", "single")
 """Protocols in which a model writes a critique (the others have no verdict to score)."""
@@ -123,13 +120,7 @@ def generate(lm: LM, prompts: list[str], requests: list[Instance], options: Prot
     if not prompts:
         return []
     round_requests = [
-        Instance(
-            request_type="generate_until",
-            doc=request.doc,
-            arguments=(prompt, dict(options.generation_kwargs)),
-            idx=0,
-            metadata=(request.task_name, request.doc_id, 1),
-        )
+        generation_request(request.doc, prompt, options.generation_kwargs, source=request)
         for prompt, request in zip(prompts, requests, strict=True)
     ]
     outputs = lm.generate_until(round_requests)
@@ -145,12 +136,13 @@ def reviser_for(lm: LM, options: ProtocolOptions) -> LM:
     """The model under test, or the declared policy model built once with the same backend class."""
     if not options.reviser_model_args:
         return lm
-    key = (type(lm), options.reviser_model_args)
+    backend = model_class(lm)
+    key = (backend, options.reviser_model_args)
     if key not in _REVISERS:
-        log.info("loading the reviser %s(%s)", type(lm).__name__, options.reviser_model_args)
+        log.info("loading the reviser %s(%s)", backend.__name__, options.reviser_model_args)
         given = simple_parse_args_string(options.reviser_model_args)
         placement = {k: v for k, v in _placement_of(lm).items() if k not in given}
-        _REVISERS[key] = type(lm).create_from_arg_string(options.reviser_model_args, placement)
+        _REVISERS[key] = backend.create_from_arg_string(options.reviser_model_args, placement)
     return _REVISERS[key]
 
 
@@ -244,12 +236,13 @@ def run_protocol(lm: LM, requests: list[Instance], options: ProtocolOptions) -> 
     return runs
 
 
-def run_self_correction(lm: LM, requests: list[Instance]) -> list[str]:
-    """The method lm-eval calls for :data:`REQUEST_TYPE` requests: one JSON record per request.
+def run_self_correction(lm: LM, items: list[list[Instance]]) -> list[str]:
+    """The self-correction tasks' driver: one JSON record per item (each item is one request).
 
-    Requests of several tasks may arrive together; each group of identical options runs as one
-    protocol, so every round is one batched ``generate_until`` call per group.
+    Each group of identical options runs as one protocol, so every round is one batched
+    ``generate_until`` call per group.
     """
+    requests = [item[0] for item in items]
     groups: dict[str, tuple[ProtocolOptions, list[int]]] = {}
     for index, request in enumerate(requests):
         options = ProtocolOptions(**request.args[1])
@@ -263,13 +256,3 @@ def run_self_correction(lm: LM, requests: list[Instance]) -> list[str]:
         for index, run in zip(indices, runs, strict=True):
             results[index] = json.dumps(asdict(run), ensure_ascii=False)
     return results  # type: ignore[return-value]
-
-
-def install() -> None:
-    """Give every lm-eval model the method the evaluator calls for our request type (idempotent)."""
-    method: Callable[[LM, list[Instance]], list[str]] = run_self_correction
-    if getattr(LM, REQUEST_TYPE, None) is not method:
-        setattr(LM, REQUEST_TYPE, method)
-
-
-install()
