@@ -127,15 +127,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def use_vllm_cpu_build() -> None:
-    """lm-eval checks the ``vllm`` distribution's version; the CPU build is named ``vllm-cpu``."""
+def require_vllm_distribution() -> None:
+    """lm-eval checks the ``vllm`` distribution's version; the CPU build is named ``vllm-cpu``, and
+    ``make setup`` gives it the name ``vllm`` (:mod:`harness_tasks.vllm_cpu_alias`)."""
     try:
         importlib.metadata.version("vllm")
     except importlib.metadata.PackageNotFoundError:
-        sys.path.insert(0, str(ROOT / "tests"))
-        import vllm_cpu_shim
-
-        vllm_cpu_shim.install()
+        raise SystemExit(
+            "no distribution named 'vllm' is installed: lm-eval's --model vllm cannot run. With the CPU "
+            "build (vllm-cpu) run `python -m harness_tasks.vllm_cpu_alias` (make setup does)."
+        ) from None
 
 
 class RecordingEngine:
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    use_vllm_cpu_build()
+    require_vllm_distribution()
     from lm_eval import simple_evaluate
     from lm_eval.api.registry import get_model
     from lm_eval.tasks import TaskManager

