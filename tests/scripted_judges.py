@@ -1,8 +1,10 @@
 """Judges with a known answering rule, registered as real lm-eval models.
 
-They read the ground-truth position from the request's document, which no real model can see, so
-the metrics they earn are known exactly: W-Avg 1.0 for the always-right judge, 0.0 for a judge
-that always answers 1 (every pair has an order whose answer is 2), about 0.25 for a fair coin.
+``scripted-judge`` answers the pairwise TRBench-BFCL tasks, ``scripted-bon-judge`` the generative
+Best-of-N tasks. They read the ground-truth position from the request's document, which no real
+model can see, so the metrics they earn are known exactly: W-Avg 1.0 for the always-right judge,
+0.0 for a judge that always answers 1 (every pair has an order whose answer is 2), about 0.25 for a
+fair coin.
 """
 
 from __future__ import annotations
@@ -88,6 +90,62 @@ class ScriptedJudge(LM):
             self.cache_hook.add_partial("generate_until", request.args, output)
             outputs.append(output)
             time.sleep(self.delay)  # after reporting, so a kill lands between generations
+        return outputs
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("scripted judges only generate")
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("scripted judges only generate")
+
+
+@register_model("scripted-bon-judge")
+class ScriptedBonJudge(LM):
+    """Reads the candidates' correctness from the request's document, which no real judge sees.
+
+    ``oracle``: the correct candidate with the lowest index in the set (so its picks do not depend
+    on the display order); ``always_first``: position 1; ``uniform``: a seeded uniform choice;
+    ``garbage``: no ``<choice>`` at all. ``delay`` and ``log_path`` as for :class:`ScriptedJudge`
+    (one JSON line per generation: the item and who was shown in which order).
+    """
+
+    def __init__(
+        self, strategy: str = "oracle", seed: int = 0, delay: float = 0.0, log_path: str = "", **_: object
+    ) -> None:
+        super().__init__()
+        self.strategy = strategy
+        self.rng = random.Random(seed)
+        self.calls = 0
+        self.delay = float(delay)
+        self.log_path = log_path
+
+    def _answer(self, doc: dict) -> str:
+        shown = doc["bon_request"]["shown"]
+        if self.strategy == "garbage":
+            return "I cannot decide."
+        if self.strategy == "always_first":
+            k = 1
+        elif self.strategy == "uniform":
+            k = self.rng.randint(1, len(shown))
+        else:
+            correct = [i for i in shown if doc["correct"][i]]
+            k = shown.index(min(correct)) + 1 if correct else 1
+        return f"<evaluation>\nscripted\n</evaluation>\n\n<choice>\n{k}\n</choice>"
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        outputs = []
+        for request in requests:
+            self.calls += 1
+            output = self._answer(request.doc)
+            if self.log_path:
+                with open(self.log_path, "a", encoding="utf-8") as log:
+                    doc = request.doc
+                    log.write(json.dumps([doc["item_id"], doc["bon_request"]]) + "\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+            self.cache_hook.add_partial("generate_until", request.args, output)
+            outputs.append(output)
+            time.sleep(self.delay)
         return outputs
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):

@@ -14,6 +14,7 @@ import pytest
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from lm_eval.tasks import TaskManager
+from scripted_judges import ScriptedBonJudge
 
 import harness_tasks.models  # noqa: F401  (built-in lm-eval models stay registered)
 from harness_tasks import TASKS_DIR
@@ -31,45 +32,6 @@ from harness_tasks.trbench_bon.sources import check_turn
 
 
 SETS = read_candidate_file(build.CANDIDATES_FILE)
-
-
-@register_model("scripted-bon-judge")
-class ScriptedBonJudge(LM):
-    """Reads the candidates' correctness from the request's document, which no real judge sees.
-
-    ``oracle``: the correct candidate with the lowest index in the set (so its picks do not depend
-    on the display order); ``always_first``: position 1; ``uniform``: a seeded uniform choice;
-    ``garbage``: no ``<choice>`` at all.
-    """
-
-    def __init__(self, strategy: str = "oracle", seed: int = 0, **_: object) -> None:
-        super().__init__()
-        self.strategy = strategy
-        self.rng = random.Random(seed)
-        self.calls = 0
-
-    def _answer(self, doc: dict) -> str:
-        shown = doc["bon_request"]["shown"]
-        if self.strategy == "garbage":
-            return "I cannot decide."
-        if self.strategy == "always_first":
-            k = 1
-        elif self.strategy == "uniform":
-            k = self.rng.randint(1, len(shown))
-        else:
-            correct = [i for i in shown if doc["correct"][i]]
-            k = shown.index(min(correct)) + 1 if correct else 1
-        return f"<evaluation>\nscripted\n</evaluation>\n\n<choice>\n{k}\n</choice>"
-
-    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        self.calls += len(requests)
-        return [self._answer(request.doc) for request in requests]
-
-    def loglikelihood(self, requests, disable_tqdm: bool = False):
-        raise NotImplementedError
-
-    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-        raise NotImplementedError
 
 
 @register_model("controlled-scalar-rm")
