@@ -61,10 +61,10 @@ def test_every_evaluation_section_shows_commands():
 
 def runnable(command: str, judge: Path, reward_model: Path) -> list[str]:
     """The README command with only the substitutions the module docstring lists."""
-    words = shlex.split(command.split(" #", 1)[0])
-    models = {"<judge>": judge, "<critic>": judge, "<reward model>": reward_model}
-    for placeholder, model in models.items():
-        words = [word.replace(placeholder, str(model)) for word in words]
+    command = command.split(" #", 1)[0]
+    for placeholder, model in {"<judge>": judge, "<critic>": judge, "<reward model>": reward_model}.items():
+        command = command.replace(placeholder, shlex.quote(str(model)))
+    words = shlex.split(command)
     if "--device" in words:
         words[words.index("--device") + 1] = "cpu"
     if words[words.index("--model") + 1] == "vllm":
