@@ -41,7 +41,10 @@ or patches an lm-eval object. The bends, each with what in lm-eval it relies on:
    their prompt into ``--log_samples``). ``process_results`` then reads the record: a pure
    function of it. The model a driver receives is the one lm-eval evaluates with, so
    ``--use_cache`` (lm-eval's ``CachingLM``), ``--generation_cache`` (bend 4), ``--batch_size``
-   and every backend apply to every round alike.
+   and every backend apply to every round alike. Code that took a reference to
+   ``lm_eval.evaluator.evaluate`` before any of our tasks was imported calls the unwrapped function;
+   the model then has no attribute ``toolrm_multi_round`` and lm-eval says so (``simple_evaluate``
+   and both command lines look it up at call time, after loading the tasks).
 """
 
 from __future__ import annotations
