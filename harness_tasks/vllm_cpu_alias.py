@@ -68,13 +68,24 @@ def ensure_alias(check_only: bool = False) -> str:
         existing = importlib.metadata.distribution("vllm")
     except importlib.metadata.PackageNotFoundError:
         existing = None
-    if existing is not None:
-        owner = (existing.read_text("INSTALLER") or "").strip()
-        kind = "our alias of the CPU build" if owner == ALIAS_INSTALLER else "a regular vllm install"
-        return f"vllm {existing.version} is installed ({kind}); nothing to do"
     try:
         cpu = importlib.metadata.distribution(CPU_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
+        cpu = None
+    if existing is not None:
+        ours = (existing.read_text("INSTALLER") or "").strip() == ALIAS_INSTALLER
+        if not ours:
+            return f"vllm {existing.version} is installed (a regular vllm install); nothing to do"
+        if cpu is not None and existing.version == alias_version(cpu.version):
+            return f"vllm {existing.version} is installed (our alias of the CPU build); nothing to do"
+        if check_only:
+            return f"the vllm alias {existing.version} is stale (without the vllm alias for the CPU build)"
+        folder = Path(existing.locate_file(f"vllm-{existing.version}.dist-info"))
+        for file in existing.files or []:  # the CPU build changed or left: drop the old alias
+            Path(existing.locate_file(file)).unlink(missing_ok=True)
+        folder.rmdir()
+        importlib.invalidate_caches()
+    if cpu is None:
         return f"neither vllm nor {CPU_DISTRIBUTION} is installed; nothing to do"
     if check_only:
         return f"{CPU_DISTRIBUTION} {cpu.version} is installed without the vllm alias (--model vllm fails)"
