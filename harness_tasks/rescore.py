@@ -18,7 +18,7 @@ A judge run keeps each judgment in lm-eval's sample log (``--log_samples``:
 
 With unchanged settings the metrics equal the source run's (the bootstrap intervals are seeded).
 Where the scoring happened during generation rather than in ``process_results`` (the generative
-Best-of-N tasks select in ``apply_filters``, between judge calls), the logged per-item record is
+Best-of-N tasks select in their multi-round driver, between judge calls), the logged per-item record is
 aggregated again as it is; changing settings for those tasks is refused with a message.
 Standard errors that lm-eval computed itself (registered aggregations) are copied from the source;
 ours are metrics of their own (``<metric>_stderr``) and are recomputed.
