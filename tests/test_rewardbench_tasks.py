@@ -204,3 +204,19 @@ def test_generated_task_files_are_up_to_date():
     for module in (fc_configs, plan_configs):
         stale = [str(path) for path, text in module.rendered_files().items() if path.read_text() != text]
         assert not stale, f"run `python -m {module.__name__}`; stale: {stale}"
+
+
+def test_reported_reference_rows_are_consistent():
+    """Plan-RewardBench's printed Avg is the macro-average of its printed splits (to rounding)."""
+    from toolrm_leaderboard.reported_rewardbench import FC_POINTWISE_TSV, PLAN_TSV, read_reported
+
+    plan = read_reported(PLAN_TSV)
+    assert len(plan) == 7 and all(row["reported"] for row in plan)
+    for row in plan:
+        assert sum(row[split] for split in SPLITS) / len(SPLITS) == pytest.approx(row["avg"], abs=0.006)
+    best = {
+        row["model"]: row["balanced_accuracy"]
+        for row in read_reported(FC_POINTWISE_TSV)
+        if row["mode"] != "think"
+    }
+    assert best["granite-guardian-4.1-8b"] == 0.79
