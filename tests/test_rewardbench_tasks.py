@@ -220,3 +220,20 @@ def test_reported_reference_rows_are_consistent():
         if row["mode"] != "think"
     }
     assert best["granite-guardian-4.1-8b"] == 0.79
+
+
+def test_prompts_over_the_context_are_skipped_whole_and_counted(tiny_causal_lm_dir):
+    from harness_tasks.fc_rewardbench.loader import load_fc_rewardbench
+    from harness_tasks.plan_rewardbench.loader import load_plan_rewardbench
+
+    for load, total, limit in (
+        (load_fc_rewardbench, FC_PAIRS, 650),
+        (load_plan_rewardbench, PLAN_PAIRS, 3000),
+    ):
+        documents = load(dataset_path="fixture", pretrained=str(tiny_causal_lm_dir), context_limit=limit)[
+            "test"
+        ]
+        kept = {doc["pair_id"] for doc in documents}
+        skipped = documents[0]["skipped_context"]
+        assert 0 < skipped < total and len(kept) + skipped == total, (load.__name__, skipped)
+        assert len(documents) == 2 * len(kept)  # both documents of every kept pair
