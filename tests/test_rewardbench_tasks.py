@@ -237,3 +237,22 @@ def test_prompts_over_the_context_are_skipped_whole_and_counted(tiny_causal_lm_d
         skipped = documents[0]["skipped_context"]
         assert 0 < skipped < total and len(kept) + skipped == total, (load.__name__, skipped)
         assert len(documents) == 2 * len(kept)  # both documents of every kept pair
+
+
+def test_answer_parsers_follow_their_sources_on_awkward_outputs():
+    from harness_tasks.judgment import parse_guardian_label, parse_winner
+
+    # Plan-RewardBench: marker priority, not position; JSON fallback; anything else is no answer
+    assert parse_winner('"winner": "[[B]]" ... on reflection [[A]]') == "A"
+    assert parse_winner('{"reasoning": "x", "winner": "[[tie]]"}') == "Tie"
+    assert parse_winner('{"winner": "b"}') == "B"
+    assert parse_winner('{"winner":"A"}') is None  # the source's literal needs the space
+    assert parse_winner("") is None
+    # Granite: think blocks removed, <score> first, then bare yes/no anywhere ("know" reads as no)
+    assert parse_guardian_label("<think>yes</think><score> no </score>") == 0
+    assert parse_guardian_label("<score>YES</score>") == 1
+    assert parse_guardian_label("I know the call is fine") == 0
+    assert parse_guardian_label("<think>unclosed yes") == 1
+    assert parse_guardian_label("<score>maybe</score>") is None
+    hostile = "<think>" * 50_000 + "<score>" * 50_000  # linear-time scans: returns at once
+    assert parse_guardian_label(hostile) is None and parse_winner(hostile) is None
