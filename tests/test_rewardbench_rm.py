@@ -38,7 +38,7 @@ def expected_plan_avg(samples: list[dict]) -> tuple[float, int]:
     for sample in samples:
         doc = sample["doc"]
         [[reward, _]] = [resp[0] for resp in sample["resps"]]
-        by_pair.setdefault(doc["pair_id"], {})[doc["side"]] = reward
+        by_pair.setdefault(doc["pair_id"], {})[doc["side"]] = float(reward)  # samples files hold text
         split_of[doc["pair_id"]] = doc["split"]
     by_split: dict[str, list[float]] = {}
     for pair_id, sides in by_pair.items():
