@@ -18,6 +18,7 @@ import lm_eval
 import pytest
 from lm_eval.tasks import TaskManager
 
+import harness_tasks.models  # noqa: F401  (registers hf-rm / vllm-rm with lm-eval, as the CLI does)
 from harness_tasks import TASKS_DIR
 from harness_tasks.plan_rewardbench.dataset import SPLITS
 
