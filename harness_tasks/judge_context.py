@@ -71,4 +71,10 @@ def drop_pairs_over_context(
     kept, _, skipped = drop_overlong_pairs(
         rows, NO_REFERENCE_LIMIT, name, context_limit=limit, chat_template_args=think_args, tokenizer=loaded
     )
+    if rows and not kept:  # lm-eval cannot build a task without documents: say why, before any work
+        raise ValueError(
+            f"every one of the {skipped} pairs has a prompt longer than the judge's context limit "
+            f"({limit} tokens: the model's length minus the generation budget); raise max_length or "
+            "lower max_gen_toks (--gen_kwargs and --metadata)"
+        )
     return kept, skipped

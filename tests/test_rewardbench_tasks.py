@@ -237,6 +237,8 @@ def test_prompts_over_the_context_are_skipped_whole_and_counted(tiny_causal_lm_d
         skipped = documents[0]["skipped_context"]
         assert 0 < skipped < total and len(kept) + skipped == total, (load.__name__, skipped)
         assert len(documents) == 2 * len(kept)  # both documents of every kept pair
+        with pytest.raises(ValueError, match=f"every one of the {total} pairs"):
+            load(dataset_path="fixture", pretrained=str(tiny_causal_lm_dir), context_limit=10)
 
 
 def test_answer_parsers_follow_their_sources_on_awkward_outputs():
