@@ -141,3 +141,60 @@ def compute_score(
         "data_source": data_source,
         "parse_mode": mode,
     }
+
+
+# --- answers of other benchmarks' judge prompts ------------------------------------------------
+
+WinnerAnswer = Literal["A", "B", "Tie"]
+
+
+def parse_winner(text: str) -> WinnerAnswer | None:
+    """Plan-RewardBench's reading of a judge answer (``eval/evaluate_benchmark_final.py``).
+
+    Exactly the source's rule, by marker priority and not by position: on the upper-cased output,
+    ``[[A]]`` anywhere wins, else ``[[B]]``, else ``[[TIE]]``, else the JSON fallbacks
+    ``"WINNER": "A"``, ``"WINNER": "B"``, ``"WINNER": "TIE"`` (with exactly one space after the
+    colon, as the source's literals). ``None`` is the source's ``UNKNOWN`` (scored 0, not a tie).
+    Substring tests only, so linear time on any input.
+    """
+    upper = text.upper()
+    for marker, answer in (("[[A]]", "A"), ("[[B]]", "B"), ("[[TIE]]", "Tie")):
+        if marker in upper:
+            return answer  # type: ignore[return-value]
+    for marker, answer in (('"WINNER": "A"', "A"), ('"WINNER": "B"', "B"), ('"WINNER": "TIE"', "Tie")):
+        if marker in upper:
+            return answer  # type: ignore[return-value]
+    return None
+
+
+def parse_guardian_label(text: str) -> int | None:
+    """Granite Guardian's reading of a ``<score> yes/no </score>`` answer (FC-RewardBench pointwise).
+
+    As ``evaluation/models/granite_guardian_4_1.py``: the output stripped, every
+    ``<think>...</think>`` block removed, then the first ``<score>...</score>``: ``1`` when its
+    lower-cased content contains ``yes``, else ``0`` when it contains ``no``; without a usable
+    score tag, the same two substring tests on the whole think-stripped text (so ``"know"`` reads
+    as ``no``: the source's rule, kept). ``1`` means the judge found a function-call
+    hallucination. ``None``: no label (the source then scores the row as wrong).
+    """
+    text = _remove_think_blocks(text.strip()).strip()
+    score = first_enclosed(text, "<score>", "</score>")
+    for candidate in ([score.strip().lower()] if score is not None else []) + [text.lower()]:
+        if "yes" in candidate:
+            return 1
+        if "no" in candidate:
+            return 0
+    return None
+
+
+def _remove_think_blocks(text: str) -> str:
+    """``re.sub(r"<think>.*?</think>", "", text, flags=re.DOTALL)`` in one forward scan."""
+    kept, position = [], 0
+    while True:
+        start = text.find(THINK_OPEN, position)
+        end = -1 if start == -1 else text.find(THINK_CLOSE, start + len(THINK_OPEN))
+        if end == -1:
+            kept.append(text[position:])
+            return "".join(kept)
+        kept.append(text[position:start])
+        position = end + len(THINK_CLOSE)

@@ -1,0 +1,243 @@
+"""FC-RewardBench metrics, from one record (a dict) per scored document.
+
+Pairwise judges (each pair judged in both position orders; rows paired by ``pair_id``):
+
+- ``acc``: share of judged documents whose answer names the chosen output. Every order counts,
+  so a judge that always answers "1" scores exactly 0.5: the accuracy of one judgment of a pair
+  shown in a random order, the quantity a single-presentation protocol estimates.
+- ``pair_acc``: pairs judged right in *both* orders (the ToolRM / TRBench rule; always "1" -> 0).
+- ``acc_err_<type>`` / ``acc_cat_<category>``: ``acc`` within one ``error_type`` / BFCL
+  ``test_category`` (NaN when absent; types or categories the card does not list go to ``other``).
+- ``position_consistency``: pairs whose two valid answers pick the same output;
+  ``first_position_rate``: answers naming position 1, among valid answers (0.5 without bias);
+  ``strict_parse_rate`` / ``soft_parse_rate`` / ``invalid_rate``: how answers were read
+  (:func:`harness_tasks.judgment.parse_choice`, reference mode).
+
+Pointwise (Granite Guardian's protocol): label 1 = the output has a function-call error.
+An answer without a label counts as the wrong label, as Granite's ``compute_metrics`` does.
+
+- ``balanced_accuracy``: the mean of the recall on label-1 rows and on label-0 rows (sklearn's
+  ``balanced_accuracy_score``); ``accuracy``, ``f1`` (label 1 positive), ``fpr``, ``fnr``;
+  ``parse_failure_rate``; ``recall_err_<type>``: rejected outputs of that type flagged.
+
+Scalar RMs (one document per pair): ``acc`` = share of pairs with score(chosen) > score(rejected),
+strictly (a tie is wrong, as in TRBench-BFCL's disc task), per type and category as above;
+``tie_rate``, ``margin``; pairs not scored for length are counted in ``skipped_too_long`` only.
+
+Standard errors: binomial for proportions; for balanced accuracy the two recalls' errors combined.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from harness_tasks.fc_rewardbench.dataset import CATEGORIES, ERROR_TYPE_KEYS, OTHER
+
+
+Record = dict[str, Any]
+Aggregation = Callable[[list[Record]], float]
+ERROR_GROUPS = (*ERROR_TYPE_KEYS, OTHER)
+CATEGORY_GROUPS = (*CATEGORIES, OTHER)
+
+
+def proportion(successes: float, total: int) -> float:
+    return successes / total if total else math.nan
+
+
+def proportion_stderr(successes: float, total: int) -> float:
+    """As lm-eval's ``mean_stderr`` for 0/1 values (sample standard deviation over sqrt(n))."""
+    if total < 2:
+        return math.nan
+    p = successes / total
+    return math.sqrt(p * (1 - p) / (total - 1))
+
+
+def _rate(
+    select: Callable[[Record], bool], hit: Callable[[Record], bool], stderr: bool = False
+) -> Aggregation:
+    def aggregate(records: list[Record]) -> float:
+        chosen = [r for r in records if select(r)]
+        count = sum(1 for r in chosen if hit(r))
+        return (proportion_stderr if stderr else proportion)(count, len(chosen))
+
+    return aggregate
+
+
+def _with_stderr(name: str, select, hit, higher: bool) -> dict[str, tuple[Aggregation, bool]]:
+    return {name: (_rate(select, hit), higher), f"{name}_stderr": (_rate(select, hit, True), False)}
+
+
+def _every(_: Record) -> bool:
+    return True
+
+
+def _carried(field: str) -> Aggregation:
+    """A count the loader put on every document (the same on all of them)."""
+    return lambda records: max((int(r.get(field, 0)) for r in records), default=0)
+
+
+# --- pairwise judges ---------------------------------------------------------------------------
+
+
+def pairs_of(records: Iterable[Record]) -> tuple[list[tuple[Record, Record]], int]:
+    """``([(chosen-first row, chosen-second row)], incomplete rows)``, paired by ``pair_id``."""
+    by_pair: dict[str, dict[str, Record]] = {}
+    for record in records:
+        orders = by_pair.setdefault(record["pair_id"], {})
+        if record["truth"] in orders:
+            raise ValueError(
+                f"pair {record['pair_id']!r} has two rows with chosen in position {record['truth']}"
+            )
+        orders[record["truth"]] = record
+    pairs, incomplete = [], 0
+    for orders in by_pair.values():
+        if set(orders) == {"1", "2"}:
+            pairs.append((orders["1"], orders["2"]))
+        else:
+            incomplete += len(orders)
+    return pairs, incomplete
+
+
+def _right(record: Record) -> bool:
+    return record["answer"] == record["truth"]
+
+
+def _pair_rate(hit: Callable[[Record, Record], bool], stderr: bool = False) -> Aggregation:
+    def aggregate(records: list[Record]) -> float:
+        pairs, _ = pairs_of(records)
+        count = sum(1 for first, second in pairs if hit(first, second))
+        return (proportion_stderr if stderr else proportion)(count, len(pairs))
+
+    return aggregate
+
+
+def _consistent(first: Record, second: Record) -> bool:
+    return None not in (first["answer"], second["answer"]) and first["answer"] != second["answer"]
+
+
+def _pairwise_table() -> dict[str, tuple[Aggregation, bool]]:
+    table = _with_stderr("acc", _every, _right, True)
+    table["pair_acc"] = (_pair_rate(lambda a, b: _right(a) and _right(b)), True)
+    table["pair_acc_stderr"] = (_pair_rate(lambda a, b: _right(a) and _right(b), True), False)
+    for group in ERROR_GROUPS:
+        table[f"acc_err_{group}"] = (_rate(lambda r, g=group: r["error_type_key"] == g, _right), True)
+    for group in CATEGORY_GROUPS:
+        table[f"acc_cat_{group}"] = (_rate(lambda r, g=group: r["category_key"] == g, _right), True)
+    table["position_consistency"] = (_pair_rate(_consistent), True)
+    table["first_position_rate"] = (
+        _rate(lambda r: r["answer"] is not None, lambda r: r["answer"] == "1"),
+        False,
+    )
+    table["strict_parse_rate"] = (_rate(_every, lambda r: r["match"] == "strict"), True)
+    table["soft_parse_rate"] = (_rate(_every, lambda r: r["match"] == "soft"), False)
+    table["invalid_rate"] = (_rate(_every, lambda r: r["answer"] is None), False)
+    table["n_pairs"] = (lambda records: len(pairs_of(records)[0]), True)
+    table["incomplete_pairs"] = (lambda records: pairs_of(records)[1], False)
+    table["skipped_context"] = (_carried("skipped_context"), False)
+    return table
+
+
+PAIRWISE_METRICS = _pairwise_table()
+
+
+# --- pointwise (Granite Guardian) --------------------------------------------------------------
+
+
+def predicted_label(record: Record) -> int:
+    """The label scored: a missing prediction is the wrong label (Granite's rule)."""
+    return record["pred"] if record["pred"] is not None else 1 - record["label"]
+
+
+def confusion(records: list[Record]) -> tuple[int, int, int, int]:
+    """``(true positives, false negatives, true negatives, false positives)``, label 1 positive."""
+    tp = fn = tn = fp = 0
+    for record in records:
+        predicted = predicted_label(record)
+        if record["label"] == 1:
+            tp, fn = tp + (predicted == 1), fn + (predicted != 1)
+        else:
+            tn, fp = tn + (predicted == 0), fp + (predicted != 0)
+    return tp, fn, tn, fp
+
+
+def balanced_accuracy(records: list[Record]) -> float:
+    tp, fn, tn, fp = confusion(records)
+    recalls = [proportion(tp, tp + fn), proportion(tn, tn + fp)]
+    present = [r for r in recalls if not math.isnan(r)]
+    return sum(present) / len(present) if present else math.nan  # sklearn: mean over classes present
+
+
+def balanced_accuracy_stderr(records: list[Record]) -> float:
+    tp, fn, tn, fp = confusion(records)
+    return math.sqrt(proportion_stderr(tp, tp + fn) ** 2 + proportion_stderr(tn, tn + fp) ** 2) / 2
+
+
+def f1(records: list[Record]) -> float:
+    tp, fn, _, fp = confusion(records)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0  # sklearn's zero_division=0
+
+
+def _pointwise_table() -> dict[str, tuple[Aggregation, bool]]:
+    table: dict[str, tuple[Aggregation, bool]] = {
+        "balanced_accuracy": (balanced_accuracy, True),
+        "balanced_accuracy_stderr": (balanced_accuracy_stderr, False),
+    }
+    table |= _with_stderr("accuracy", _every, lambda r: predicted_label(r) == r["label"], True)
+    table["f1"] = (f1, True)
+    table["fpr"] = (_rate(lambda r: r["label"] == 0, lambda r: predicted_label(r) == 1), False)
+    table["fnr"] = (_rate(lambda r: r["label"] == 1, lambda r: predicted_label(r) == 0), False)
+    table["parse_failure_rate"] = (_rate(_every, lambda r: r["pred"] is None), False)
+    for group in ERROR_GROUPS:
+        table[f"recall_err_{group}"] = (
+            _rate(
+                lambda r, g=group: r["label"] == 1 and r["error_type_key"] == g,
+                lambda r: predicted_label(r) == 1,
+            ),
+            True,
+        )
+    table["n_rows"] = (len, True)
+    table["skipped_context"] = (_carried("skipped_context"), False)
+    return table
+
+
+POINTWISE_METRICS = _pointwise_table()
+
+
+# --- scalar reward models ----------------------------------------------------------------------
+
+
+def _scored(record: Record) -> bool:
+    return not record["skipped"]
+
+
+def _rm_right(record: Record) -> bool:
+    return record["chosen"] > record["rejected"]  # NaN compares false: never right
+
+
+def _margin(records: list[Record]) -> float:
+    margins = [r["chosen"] - r["rejected"] for r in records if _scored(r)]
+    return sum(margins) / len(margins) if margins else math.nan
+
+
+def _disc_table() -> dict[str, tuple[Aggregation, bool]]:
+    table = _with_stderr("acc", _scored, _rm_right, True)
+    for group in ERROR_GROUPS:
+        table[f"acc_err_{group}"] = (
+            _rate(lambda r, g=group: _scored(r) and r["error_type_key"] == g, _rm_right),
+            True,
+        )
+    for group in CATEGORY_GROUPS:
+        table[f"acc_cat_{group}"] = (
+            _rate(lambda r, g=group: _scored(r) and r["category_key"] == g, _rm_right),
+            True,
+        )
+    table["tie_rate"] = (_rate(_scored, lambda r: r["chosen"] == r["rejected"]), False)
+    table["margin"] = (_margin, True)
+    table["n_pairs"] = (lambda records: sum(map(_scored, records)), True)
+    table["skipped_too_long"] = (lambda records: sum(1 for r in records if r["skipped"]), False)
+    return table
+
+
+DISC_METRICS = _disc_table()
