@@ -45,6 +45,10 @@ or patches an lm-eval object. The bends, each with what in lm-eval it relies on:
    ``lm_eval.evaluator.evaluate`` before any of our tasks was imported calls the unwrapped function;
    the model then has no attribute ``toolrm_multi_round`` and lm-eval says so (``simple_evaluate``
    and both command lines look it up at call time, after loading the tasks).
+7. **A generation budget fitted to a short context** (:func:`apply_fitted_budgets`). The judge
+   tasks' loader may fit the budget to a model whose context the reference budget fills; the same
+   ``evaluate`` wrapper copies the fitted budget into the task's ``config.generation_kwargs``
+   (read by ``ConfigurableTask.construct_requests``) before the requests are built.
 """
 
 from __future__ import annotations
@@ -219,10 +223,31 @@ def model_class(lm: Any) -> type:
     return type(lm.lm) if isinstance(lm, CachingLM) else type(lm)
 
 
+def apply_fitted_budgets(task_dict: Any) -> None:
+    """Tasks whose loader fitted the generation budget to a short context generate with that budget.
+
+    A loader sees the model's length but not the task's ``generation_kwargs``; it writes the budget
+    it fitted on every document (``FITTED_BUDGET_FIELD``), and this copies it into the task's config
+    before lm-eval builds the requests, so the results' ``configs`` record the budget used.
+    """
+    from harness_tasks.trbench_bfcl.dataset import FITTED_BUDGET_FIELD
+
+    tasks = task_dict.get("tasks", {}) if isinstance(task_dict, dict) else {}
+    for task in tasks.values():
+        docs = getattr(task, "eval_docs", None)
+        if docs is None or FITTED_BUDGET_FIELD not in getattr(docs, "column_names", ()) or not len(docs):
+            continue
+        task.config.generation_kwargs = {
+            **(task.config.generation_kwargs or {}),
+            "max_gen_toks": int(docs[0][FITTED_BUDGET_FIELD]),
+        }
+
+
 def _answering_multi_round(evaluate: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(evaluate)
     def run(*args: Any, **kwargs: Any) -> Any:
         lm = kwargs["lm"] if "lm" in kwargs else args[0]
+        apply_fitted_budgets(kwargs["task_dict"] if "task_dict" in kwargs else args[1])
         had = MULTI_ROUND_REQUEST in vars(lm)
         setattr(lm, MULTI_ROUND_REQUEST, functools.partial(answer_multi_round, lm))
         try:

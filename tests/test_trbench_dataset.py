@@ -273,7 +273,13 @@ def test_context_limit_is_model_length_minus_generation_budget(short_context_mod
             assert len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 1024 - budget
     assert load(max_gen_toks=16, max_length=100_000)[0]["context_pairs_skipped"] == 0  # model arg wins
     with pytest.raises(ValueError, match="leaves no room for a prompt"):
-        load(max_gen_toks=1024)
+        load(max_gen_toks=1024, fit_budget="false")
+    fitted = load(max_gen_toks=1024)  # by default a budget that fills the context is halved
+    assert fitted and {doc[td.FITTED_BUDGET_FIELD] for doc in fitted} == {512}
+    for doc in fitted:
+        text = tokenizer.apply_chat_template(doc["prompt"], tokenize=False, add_generation_prompt=True)
+        assert len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 1024 - 512
+    assert td.FITTED_BUDGET_FIELD not in tight[0]
 
 
 def test_context_length_estimate_is_exact_at_the_limit(tiny_causal_lm_dir):

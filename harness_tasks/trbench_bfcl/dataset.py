@@ -40,6 +40,8 @@ DEFAULT_MAX_PROMPT_TOKENS = 32768
 """The reference evaluation's MAX_PROMPT_LEN."""
 DEFAULT_MAX_GEN_TOKENS = 8192
 """The reference evaluation's MAX_RESPONSE_LEN; the tasks' ``max_gen_toks``."""
+FITTED_BUDGET_FIELD = "fitted_max_gen_toks"
+"""Document field that carries a budget fitted to a short context (see :func:`fitted_budget`)."""
 ORDERS = ("both", "original")
 """``both``: each pair in both position orders (judges); ``original``: once, chosen first (scalar RMs)."""
 
@@ -483,6 +485,7 @@ def load_trbench_bfcl(
     max_model_len: int | str | None = None,
     context_limit: int | str | None = None,
     enable_thinking: bool | str | None = None,
+    fit_budget: bool | str = True,
     **_ignored: Any,
 ) -> dict[str, datasets.Dataset]:
     """lm-eval ``custom_dataset`` hook.
@@ -501,7 +504,8 @@ def load_trbench_bfcl(
     (``max_length`` / ``max_model_len`` model arguments, else the model config / tokenizer) minus
     ``max_gen_toks`` (the task's generation budget; pass it in ``--metadata`` when overriding it
     in ``--gen_kwargs``; ``toolrm-eval`` does that for you); ``context_limit`` sets it directly,
-    ``context_limit=0`` switches it off.
+    ``context_limit=0`` switches it off. A budget that fills the model's whole context is fitted
+    to half of it (:func:`fitted_budget`; ``fit_budget=false`` makes it an error instead).
     """
     variant = check_variant(prompt_variant)
     parse_mode = check_parse_mode(parse_mode)
@@ -522,11 +526,17 @@ def load_trbench_bfcl(
     if orders == "both":
         tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
         loaded = _load_tokenizer(tokenizer_name)
-        limit = None
+        limit = fitted = None
         if loaded is not None:
-            limit = _context_limit(
-                pretrained, loaded, max_length or max_model_len, max_gen_toks, context_limit
-            )
+            try:
+                limit = _context_limit(
+                    pretrained, loaded, max_length or max_model_len, max_gen_toks, context_limit
+                )
+            except BudgetDoesNotFit as error:
+                if not _as_bool(fit_budget):
+                    raise
+                fitted = fitted_budget(error)
+                limit = error.length - fitted
         think_args = {} if enable_thinking is None else {"enable_thinking": _as_bool(enable_thinking)}
         kept, skipped, no_room = drop_overlong_pairs(
             kept,
@@ -543,6 +553,8 @@ def load_trbench_bfcl(
         row["overlong_pairs_skipped"] = skipped
         row["context_pairs_skipped"] = no_room
         row["parse_mode"] = parse_mode
+        if fitted is not None:
+            row[FITTED_BUDGET_FIELD] = fitted
     return {"test": rows_to_dataset(ordered)}
 
 
@@ -621,8 +633,33 @@ def _context_limit(
         return None
     budget = int(max_gen_toks) if max_gen_toks is not None else DEFAULT_MAX_GEN_TOKENS
     if budget >= length:
-        raise ValueError(
+        raise BudgetDoesNotFit(budget, length)
+    return length - budget
+
+
+class BudgetDoesNotFit(ValueError):
+    """The generation budget fills the model's whole context, so no prompt could be judged."""
+
+    def __init__(self, budget: int, length: int) -> None:
+        super().__init__(
             f"the generation budget max_gen_toks={budget} leaves no room for a prompt in the model's "
             f"{length} tokens; lower max_gen_toks (in --gen_kwargs and --metadata) or raise max_length"
         )
-    return length - budget
+        self.budget, self.length = budget, length
+
+
+def fitted_budget(error: BudgetDoesNotFit) -> int:
+    """The budget a run generates with when the requested one does not fit: half the context.
+
+    The reference budget (8,192 tokens) cannot be kept on a model with a shorter context, so rather
+    than judge nothing the run generates at most half the model's length and records it: the
+    task's ``generation_kwargs`` in the results show the budget used (``fit_budget=false`` in
+    ``--metadata`` restores the error instead).
+    """
+    budget = error.length // 2
+    log.warning(
+        "%s: generating at most %d tokens instead (half the context), so prompts up to %d tokens are "
+        "judged; this differs from the reference protocol and the results' generation_kwargs say so",
+        error, budget, error.length - budget,
+    )
+    return budget

@@ -4,6 +4,7 @@ lm-eval loads this file by path, so everything real lives in the ``harness_tasks
 is imported absolutely; these are thin adapters.
 """
 
+import harness_tasks.lm_eval_bridge  # noqa: F401  (its evaluate wrapper applies a budget fitted to the context)
 from harness_tasks.judgment import DEFAULT_PARSE_MODE, PARSE_MODES, parse_choice
 from harness_tasks.trbench_bfcl.dataset import load_trbench_bfcl
 from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS, JudgedRow
