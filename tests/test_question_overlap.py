@@ -90,9 +90,7 @@ def test_best_of_n_bfcl_items_ask_no_trbench_question():
     trbench = trbench_bfcl_questions()
     assert len(trbench) > 0
     # the id-only draw of version 2.0 picked this one: TRBench asks it as multiple_118
-    reworded = trbench.find(
-        " ".join(user_questions(sources.chat_history("bfcl", "bfcl:simple_python_92")))
-    )
+    reworded = trbench.find(" ".join(user_questions(sources.chat_history("bfcl", "bfcl:simple_python_92"))))
     assert reworded is not None and reworded.label == "trbench_bfcl:multiple_118"
     bfcl_sets = [s for s in read_candidate_file(CANDIDATES_FILE) if s.source == "bfcl"]
     shared = [
