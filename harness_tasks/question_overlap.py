@@ -29,6 +29,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 NEAR_DUPLICATE_JACCARD = 0.9
@@ -133,21 +134,33 @@ def user_questions(chat_history: Iterable[dict]) -> list[str]:
     ]
 
 
+def trbench_bfcl_questions(pairs_file: Path | None = None) -> QuestionIndex:
+    """Every user question of the shipped TRBench-BFCL pairs (labelled ``trbench_bfcl:<raw id>``).
+
+    The downstream builders (Best-of-N, self-correction) skip a BFCL item whose question this
+    index finds, whatever its id. Empty when the pairs file is absent.
+    """
+    from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
+
+    path = EMBEDDED_PAIRS_FILE if pairs_file is None else pairs_file
+    index = QuestionIndex()
+    if path.exists():
+        for pair in read_pairs(path):
+            index.add_all((q, f"trbench_bfcl:{pair['raw_id']}") for q in user_questions(pair["chat_history"]))
+    return index
+
+
 def evaluation_questions() -> QuestionIndex:
     """Every user question the shipped evaluation sets ask: TRBench-BFCL, Best-of-N, self-correction.
 
     A set whose data file is absent contributes nothing (the embedded ToolPref build then also
     excludes TRBench's categories by name, see ``toolrm_train/toolpref/bfcl_source.py``).
     """
-    from harness_tasks.trbench_bfcl.dataset import EMBEDDED_PAIRS_FILE, read_pairs
     from harness_tasks.trbench_bon.build import CANDIDATES_FILE
     from harness_tasks.trbench_bon.candidates import read_candidate_file
     from harness_tasks.trbench_selfcorrect.items import ITEMS_FILE, read_items
 
-    index = QuestionIndex()
-    if EMBEDDED_PAIRS_FILE.exists():
-        for pair in read_pairs():
-            index.add_all((q, f"trbench_bfcl:{pair['raw_id']}") for q in user_questions(pair["chat_history"]))
+    index = trbench_bfcl_questions()
     if CANDIDATES_FILE.exists():
         from harness_tasks.trbench_bon import sources
 

@@ -77,6 +77,32 @@ def test_bfcl_items_are_disjoint_from_trbench_and_best_of_n(items):
     assert not bfcl_ids & bon_ids
 
 
+def test_bfcl_items_ask_no_trbench_or_best_of_n_question(items):
+    """Content, not id (BFCL re-lists questions under other ids); indexes built here, not by splits.py.
+    Version 2.0 shipped 47 BFCL items asking a TRBench-BFCL question; the build counts those it left out."""
+    from harness_tasks.question_overlap import trbench_bfcl_questions, user_questions
+    from harness_tasks.trbench_bon.candidates import read_candidate_file
+
+    asked = trbench_bfcl_questions()
+    asked.add_all(
+        (q, f"best_of_n:{s.item_id}")
+        for s in read_candidate_file(BEST_OF_N_CANDIDATES_FILE)
+        if s.source == "bfcl"
+        for q in user_questions(s.chat_history)
+    )
+    assert len(asked) > 1000
+    shared = [
+        (item["id"], match.label)
+        for item in items
+        if item["source"] == "bfcl"
+        for q in user_questions(item["chat_history"])
+        if (match := asked.find(q)) is not None
+    ]
+    assert not shared, shared
+    excluded = json.loads((DATA_DIR / "build_stats.json").read_text())["bfcl_excluded_same_question_as"]
+    assert sum(excluded["trbench_bfcl"].values()) > 0 and sum(excluded["best_of_n"].values()) > 0
+
+
 def test_every_stored_verdict_is_the_checkers(items):
     for item in items:
         verdict = check_response(item, item["candidate"])

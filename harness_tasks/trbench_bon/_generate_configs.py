@@ -23,7 +23,7 @@ from harness_tasks.trbench_bon.task import DEFAULT_MAX_GEN_TOKENS
 TASK_DIR = Path(__file__).resolve().parent
 BASE_FILE = "_trbench_bon_yaml"
 DISC_BASE_FILE = "_trbench_bon_disc_yaml"
-VERSION = 2.0
+VERSION = 3.0
 DEFAULT_N = 8
 OTHER_N = (4, 16)
 

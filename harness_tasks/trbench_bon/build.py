@@ -22,8 +22,10 @@ answer as the source reads it (ACEBench's evaluator as re-implemented in ``harne
 whitespace deletion and all; BFCL's Qwen FC handler's decoder, then ``bfcl-eval``'s
 ``ast_checker``), never from how it was made; a ground-truth variant the checker rejects is
 replaced by the plain ground truth. ACEBench items whose ground truth ACEBench's own checker
-rejects are left out. BFCL items are disjoint from the pairwise benchmark (TRBench-BFCL uses every item of
-the parallel and live_multiple files, so BFCL contributes ``simple``, ``multiple``, ``live_simple``).
+rejects are left out. BFCL items are disjoint from the pairwise benchmark by id (TRBench-BFCL uses every
+item of the parallel and live_multiple files, so BFCL contributes ``simple``, ``multiple``,
+``live_simple``) and by content: an item whose question TRBench-BFCL asks under another id (the rule
+of ``harness_tasks/question_overlap.py``) is not drawn; ``build_stats.json`` counts them.
 Every random choice is a ``random.Random`` seeded with a string naming what it decides.
 """
 
@@ -48,6 +50,7 @@ from harness_tasks.acebench.checker import _CALL_SUFFIX
 from harness_tasks.acebench.convert import acebench_to_hermes
 from harness_tasks.acebench.reader import AceItem
 from harness_tasks.input_boundary import iter_json_lines
+from harness_tasks.question_overlap import QuestionIndex, trbench_bfcl_questions, user_questions
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
 from harness_tasks.trbench_bon.candidates import Candidate, CandidateSet, encode_jsonl_gz
 from harness_tasks.trbench_build.checkers import Verdict
@@ -351,17 +354,39 @@ def _allowed_value_variant(item, rng: random.Random) -> list[ToolCall] | None:
     return calls
 
 
-def bfcl_sets(seed: int, per_category: dict[str, int]) -> list[CandidateSet]:
+def bfcl_pool(category: str, used: set[str], trbench: QuestionIndex) -> tuple[list[Any], int]:
+    """The category's items that TRBench-BFCL neither uses by id nor asks by question, and how many
+    the question check removed (BFCL re-lists questions under other ids)."""
+    from harness_tasks.trbench_build.bfcl_source import load_category
+    from harness_tasks.trbench_build.build import single_turn_context
+
+    by_id = [item for item in load_category(category) if item.id not in used]
+    free = [
+        item
+        for item in by_id
+        if not any(trbench.find(q) for q in user_questions(single_turn_context(item).chat_history))
+    ]
+    return free, len(by_id) - len(free)
+
+
+def bfcl_sets(
+    seed: int, per_category: dict[str, int], excluded: dict[str, int] | None = None
+) -> list[CandidateSet]:
+    """BFCL candidate sets; ``excluded`` (when given) receives, per category, the items left out of
+    the pool because TRBench-BFCL asks their question under another id."""
     from harness_tasks.bfcl_handler_decoding import check_turn
-    from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
+    from harness_tasks.trbench_build.bfcl_source import require_bfcl
     from harness_tasks.trbench_build.build import single_turn_context
     from harness_tasks.trbench_build.checkers import check_calls
 
     require_bfcl(multi_turn=False)
     used = pairwise_bfcl_ids()
+    trbench = trbench_bfcl_questions(PAIRWISE_PAIRS_FILE)
     sets = []
     for category, count in per_category.items():
-        free = [item for item in load_category(category) if item.id not in used]
+        free, removed = bfcl_pool(category, used, trbench)
+        if excluded is not None:
+            excluded[category] = removed
         chosen = sorted(_rng(seed, "bfcl", category).sample(range(len(free)), min(count, len(free))))
         for index in chosen:
             item = free[index]
@@ -397,14 +422,20 @@ def shipped_acebench_items() -> list[AceItem]:
     return [item for item in load_acebench_items() if not rejects_own_ground_truth(item)]
 
 
-def build_sets(seed: int = DEFAULT_SEED, bfcl: dict[str, int] | None = None) -> list[CandidateSet]:
+def build_sets(
+    seed: int = DEFAULT_SEED, bfcl: dict[str, int] | None = None, excluded: dict[str, int] | None = None
+) -> list[CandidateSet]:
     sets = [acebench_set(item, seed) for item in shipped_acebench_items()]
-    sets += bfcl_sets(seed, BFCL_ITEMS if bfcl is None else bfcl)
+    sets += bfcl_sets(seed, BFCL_ITEMS if bfcl is None else bfcl, excluded)
     return sets
 
 
-def build_stats(sets: Sequence[CandidateSet], data: bytes) -> dict[str, Any]:
+def build_stats(
+    sets: Sequence[CandidateSet], data: bytes, bfcl_excluded: dict[str, int] | None = None
+) -> dict[str, Any]:
     stats: dict[str, Any] = {"items": len(sets), "n_max": N_MAX, "sha256": hashlib.sha256(data).hexdigest()}
+    if bfcl_excluded is not None:
+        stats["bfcl_pool_excluded_same_question_as_trbench"] = dict(bfcl_excluded)
     for n in (1, 2, 4, 8, 16):
         correct = [[c.correct for c in s.candidates[:n]] for s in sets]
         stats[f"oracle_at_n_{n}"] = round(sum(any(c) for c in correct) / len(sets), 4)
@@ -422,11 +453,12 @@ def build_stats(sets: Sequence[CandidateSet], data: bytes) -> dict[str, Any]:
 def write_build(out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     from harness_tasks.trbench_bon.candidates import write_candidate_file
 
-    sets = build_sets(seed)
+    excluded: dict[str, int] = {}
+    sets = build_sets(seed, excluded=excluded)
     data = encode_jsonl_gz(sets)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_candidate_file(sets, out_dir / CANDIDATES_FILE.name)
-    stats = build_stats(sets, data)
+    stats = build_stats(sets, data, excluded)
     (out_dir / STATS_FILE.name).write_text(json.dumps(stats, indent=2) + "\n")
     return stats
 

@@ -53,16 +53,19 @@ def acebench_prompts(categories: Sequence[str] | None) -> list[PolicyPrompt]:
 
 
 def bfcl_prompts(categories: Sequence[str] | None) -> list[PolicyPrompt]:
-    from harness_tasks.trbench_bon.build import pairwise_bfcl_ids
-    from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
+    """The Best-of-N build's BFCL pool: items TRBench-BFCL uses neither by id nor by question."""
+    from harness_tasks.question_overlap import trbench_bfcl_questions
+    from harness_tasks.trbench_bon.build import PAIRWISE_PAIRS_FILE, bfcl_pool, pairwise_bfcl_ids
+    from harness_tasks.trbench_build.bfcl_source import require_bfcl
     from harness_tasks.trbench_build.build import single_turn_context
 
     require_bfcl(multi_turn=False)
     used = pairwise_bfcl_ids()
+    trbench = trbench_bfcl_questions(PAIRWISE_PAIRS_FILE)
     prompts = []
     for category in categories or ("simple", "multiple", "live_simple"):
-        for item in load_category(category):
-            if item.id in used or item.is_multi_turn:
+        for item in bfcl_pool(category, used, trbench)[0]:
+            if item.is_multi_turn:
                 continue
             history = [dict(m) for m in single_turn_context(item).chat_history]
             prompts.append(PolicyPrompt(f"bfcl:{item.id}", "bfcl", category, history, history))

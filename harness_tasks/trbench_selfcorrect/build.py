@@ -12,10 +12,11 @@ category, not a coin per item. Every random choice uses ``random.Random`` seeded
 naming what it decides (``"<seed>/<source>/<category>/<id>/..."``), so the build is stable across
 processes and independent of which other categories are built.
 
-BFCL: the single-turn items that neither TRBench-BFCL nor the shipped Best-of-N candidate sets use
-(:func:`.splits.is_self_correction_id`). ACEBench: the ``normal`` items of the shipped English subset
-(:mod:`.acebench_source`). After rewriting the data, regenerate the task YAMLs (they record its digest):
-``python -m harness_tasks.trbench_selfcorrect._generate_configs``.
+BFCL: the single-turn items that neither TRBench-BFCL nor the shipped Best-of-N candidate sets use,
+by id or by question (:func:`.splits.is_self_correction_item`; ``build_stats.json`` counts the items
+left out because one of them asks their question under another id). ACEBench: the ``normal`` items
+of the shipped English subset (:mod:`.acebench_source`). After rewriting the data, regenerate the
+task YAMLs (they record its digest): ``python -m harness_tasks.trbench_selfcorrect._generate_configs``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
 from harness_tasks.trbench_build.build import single_turn_context
 from harness_tasks.trbench_build.reject_sampling import SINGLE_TURN_WEIGHTS, draw_reject
 from harness_tasks.trbench_selfcorrect.items import DATA_DIR, ITEMS_FILE_NAME, stratified_order
-from harness_tasks.trbench_selfcorrect.splits import is_self_correction_id
+from harness_tasks.trbench_selfcorrect.splits import (
+    earlier_benchmark_asking,
+    is_self_correction_id,
+    is_self_correction_item,
+)
 
 
 DEFAULT_SEED = 0
@@ -80,7 +85,7 @@ def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
     """Self-correction items from the single-turn BFCL categories, category by category."""
     items: list[dict[str, Any]] = []
     for category in config.bfcl_categories:
-        eligible = [item for item in load_category(category) if is_self_correction_id(item.id)]
+        eligible = [item for item in load_category(category) if is_self_correction_item(item)]
         eligible = _rng(config.seed, "bfcl", category, "order").sample(eligible, len(eligible))
         if config.max_per_category is not None:
             eligible = eligible[: config.max_per_category]
@@ -172,11 +177,24 @@ def _counts(values: Sequence[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
 
+def bfcl_excluded_by_question(config: BuildConfig) -> dict[str, dict[str, int]]:
+    """Per earlier benchmark and BFCL category, the items free by id but left out because that
+    benchmark asks their question under another id."""
+    counts: dict[str, Counter[str]] = {"best_of_n": Counter(), "trbench_bfcl": Counter()}
+    if "bfcl" in config.sources:
+        for category in config.bfcl_categories:
+            for item in load_category(category):
+                if is_self_correction_id(item.id) and (asker := earlier_benchmark_asking(item)):
+                    counts[asker][category] += 1
+    return {name: dict(sorted(per_category.items())) for name, per_category in counts.items()}
+
+
 def build_stats(items: Sequence[dict[str, Any]], config: BuildConfig, payload: bytes) -> dict[str, Any]:
     by_category: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_category.setdefault(f"{item['source']}/{item['category']}", []).append(item)
     return {
+        "bfcl_excluded_same_question_as": bfcl_excluded_by_question(config),
         "format_version": FORMAT_VERSION,
         "seed": config.seed,
         "correct_share": config.correct_share,
