@@ -7,12 +7,12 @@ option renders the same trajectories into our pairwise template instead.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from functools import cache
 from typing import Any
 
+from harness_tasks.input_boundary import parse_json_or_none
 from harness_tasks.judge_prompts import pairwise_prompt_messages
 from toolrm_templates import get_template
 
@@ -38,8 +38,9 @@ def format_trajectory(messages: list[dict[str, Any]]) -> str:
         content = message.get("content", "")
         if isinstance(content, str) and content.strip().startswith("{"):
             # text that is not JSON (e.g. a Python-repr tool call) is shown as written
-            with contextlib.suppress(ValueError, RecursionError):
-                content = json.dumps(json.loads(content), ensure_ascii=False, indent=2)
+            parsed = parse_json_or_none(content)
+            if parsed is not None:
+                content = json.dumps(parsed, ensure_ascii=False, indent=2)
         elif isinstance(content, dict | list):
             content = json.dumps(content, ensure_ascii=False, indent=2)
         blocks.append(f"[{index}] {message.get('role', 'unknown').upper()}: {content}")

@@ -33,6 +33,7 @@ import datasets
 from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
 
+from harness_tasks.input_boundary import loads_json
 from harness_tasks.judge_prompts import check_variant, render_pairwise_prompt
 from harness_tasks.lm_eval_bridge import generation_request, multi_round_request, register_driver
 from harness_tasks.models.conversation_format import encode_conversation
@@ -428,5 +429,5 @@ class BonTask(ConfigurableTask):
 
     def process_results(self, doc: dict, results: list) -> dict:
         """The metric record the driver wrote for this item (``results[0]``, its first request's)."""
-        record = json.loads(results[0])["record"]
+        record = loads_json(results[0])["record"]
         return dict.fromkeys(metrics_for(len(doc["correct"]), doc["protocol"]), record)
