@@ -334,3 +334,18 @@ def test_rows_to_dataset_matches_from_list():
         )
     with pytest.raises(ArrowInvalid):  # types pyarrow cannot unify: from_list's own error
         td.rows_to_dataset([{"a": 1}, {"a": "x"}])
+
+
+def test_a_fitted_budget_reaches_the_tasks_generation_kwargs(short_context_model):
+    """The reference budget (8,192) fills a 1,024-token model: the task generates with half its context."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from harness_tasks.lm_eval_bridge import apply_fitted_budgets, with_our_tasks
+
+    metadata = {"pretrained": str(short_context_model), "categories": "simple"}
+    manager = TaskManager(include_path=with_our_tasks(None), metadata=metadata)
+    task_dict = get_task_dict(["trbench_bfcl_no_think_simple"], manager)
+    [task] = [t for name, t in task_dict.items() if name == "trbench_bfcl_no_think_simple"]
+    assert task.config.generation_kwargs["max_gen_toks"] == td.DEFAULT_MAX_GEN_TOKENS
+    apply_fitted_budgets({"tasks": {"trbench_bfcl_no_think_simple": task}})
+    assert task.config.generation_kwargs["max_gen_toks"] == 512
