@@ -15,22 +15,23 @@ class Category:
     """TRBench ``task_source`` value, e.g. ``live_multiple``."""
     code: str
     """Column header of the paper's table, e.g. ``LM``."""
-    bfcl_file_stem: str
-    """BFCL v4 data file stem in ``bfcl_eval/data`` (v4 renamed ``simple`` to ``simple_python``)."""
+    bfcl_category: str
+    """BFCL's own category name (v4 renamed ``simple`` to ``simple_python``); :mod:`harness_tasks.bfcl_files`
+    turns it into file paths."""
     release_pairs: int
     """Number of pairs in the released TRBench-BFCL test set."""
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("simple", "S", "BFCL_v4_simple_python", 137),
-    Category("multiple", "M", "BFCL_v4_multiple", 71),
-    Category("parallel", "P", "BFCL_v4_parallel", 301),
-    Category("parallel_multiple", "PM", "BFCL_v4_parallel_multiple", 390),
-    Category("live_simple", "LS", "BFCL_v4_live_simple", 212),
-    Category("live_multiple", "LM", "BFCL_v4_live_multiple", 1283),
-    Category("live_parallel", "LP", "BFCL_v4_live_parallel", 34),
-    Category("live_parallel_multiple", "LPM", "BFCL_v4_live_parallel_multiple", 60),
-    Category("multi_turn_base", "MTB", "BFCL_v4_multi_turn_base", 495),
+    Category("simple", "S", "simple_python", 137),
+    Category("multiple", "M", "multiple", 71),
+    Category("parallel", "P", "parallel", 301),
+    Category("parallel_multiple", "PM", "parallel_multiple", 390),
+    Category("live_simple", "LS", "live_simple", 212),
+    Category("live_multiple", "LM", "live_multiple", 1283),
+    Category("live_parallel", "LP", "live_parallel", 34),
+    Category("live_parallel_multiple", "LPM", "live_parallel_multiple", 60),
+    Category("multi_turn_base", "MTB", "multi_turn_base", 495),
 )
 
 CATEGORY_NAMES: tuple[str, ...] = tuple(c.name for c in CATEGORIES)

@@ -90,4 +90,4 @@ def test_embedded_build_is_disjoint_from_the_benchmark(embedded_build):
         assert not bfcl_ids & {str(pair["raw_id"]) for pair in read_pairs()}
     else:  # without the benchmark file its categories are left out entirely
         sources = set(stats["distributions"]["pool"]["source"])
-        assert not sources & {category.bfcl_file_stem.removeprefix("BFCL_v4_") for category in CATEGORIES}
+        assert not sources & {category.bfcl_category for category in CATEGORIES}

@@ -2,7 +2,8 @@
 
 Modules, one job each:
 
-* :mod:`.bfcl_source` — find ``bfcl-eval``, load a category's questions and possible answers;
+* :mod:`.bfcl_source` — check the ``bfcl-eval`` install, load a category's questions and answers
+  (which files hold them: :mod:`harness_tasks.bfcl_files`);
 * :mod:`.bfcl_runtime` — import BFCL's checkers and back-ends without their heavy dependencies;
 * :mod:`.ground_truth` — canonical chosen calls; multi-turn call strings to and from tool calls;
 * :mod:`.checkers` — BFCL's verdict (valid, error type) on a Hermes response;

@@ -1,4 +1,6 @@
-"""Locate the ``bfcl-eval`` package and read one TRBench category's BFCL items from it.
+"""Check the ``bfcl-eval`` install and read one TRBench category's BFCL items from it.
+
+Which files hold a category's questions and answers is :mod:`harness_tasks.bfcl_files`'s business.
 
 The shipped data is derived from one pinned ``bfcl-eval`` release; BFCL fixes ground truths between
 releases, so another version builds different (not wrong) data and ``--check`` will report it.
@@ -13,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness_tasks import bfcl_files
+from harness_tasks.bfcl_files import BfclNotInstalledError
 from harness_tasks.categories import Category, resolve_category
 from harness_tasks.input_boundary import iter_json_lines
 
@@ -36,10 +40,6 @@ BROKEN_IDS = frozenset(
 MULTI_TURN_PREFIX = "multi_turn"
 
 
-class BfclNotInstalledError(RuntimeError):
-    """``bfcl-eval`` (or ``mpmath``, for multi-turn back-ends) is missing; the message says how to install."""
-
-
 @dataclass(frozen=True)
 class BfclItem:
     """One BFCL test entry with its possible answer, as read from the package's data files."""
@@ -52,7 +52,7 @@ class BfclItem:
     functions: list[dict[str, Any]]
     """Raw BFCL function docs; for multi-turn items those of the involved classes, in BFCL's order."""
     ground_truth: list[Any]
-    """``possible_answer`` ground truth: allowed values per call, or call strings per turn (multi-turn)."""
+    """BFCL's ground truth (its answer file's line): allowed values per call, or call strings per turn."""
     entry: dict[str, Any]
     """The raw question entry (the multi-turn checker reads ``initial_config`` and ``involved_classes``)."""
 
@@ -96,10 +96,8 @@ def version_mismatch_warning(version: str | None) -> str | None:
 
 
 def bfcl_data_dir() -> Path:
-    spec = importlib.util.find_spec("bfcl_eval")
-    if spec is None or not spec.submodule_search_locations:
-        raise BfclNotInstalledError(f"bfcl-eval is not installed: `{INSTALL_HINT}`")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    """``bfcl_eval/data`` of the installed package; the error names the pinned release."""
+    return bfcl_files.bfcl_data_dir(INSTALL_HINT)
 
 
 def read_json_lines(path: Path) -> list[dict[str, Any]]:
@@ -109,12 +107,12 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
 
 @cache
 def multi_turn_function_docs(class_name: str) -> tuple[dict[str, Any], ...]:
-    """Function docs of one multi-turn back-end class (``multi_turn_func_doc/<file>``)."""
+    """Function docs of one multi-turn back-end class, from the file BFCL's own mapping names."""
     from bfcl_eval.constants.executable_backend_config import MULTI_TURN_FUNC_DOC_FILE_MAPPING
 
     if class_name not in MULTI_TURN_FUNC_DOC_FILE_MAPPING:
         raise ValueError(f"unknown BFCL multi-turn class {class_name!r}")
-    path = bfcl_data_dir() / "multi_turn_func_doc" / MULTI_TURN_FUNC_DOC_FILE_MAPPING[class_name]
+    path = bfcl_files.multi_turn_func_doc_path(bfcl_data_dir(), MULTI_TURN_FUNC_DOC_FILE_MAPPING[class_name])
     return tuple(read_json_lines(path))
 
 
@@ -130,8 +128,8 @@ def load_category(name_or_code: str) -> tuple[BfclItem, ...]:
     """A category's BFCL items in file order, without the known-broken ones."""
     category: Category = resolve_category(name_or_code)
     data_dir = bfcl_data_dir()
-    question_path = data_dir / f"{category.bfcl_file_stem}.json"
-    answer_path = data_dir / "possible_answer" / f"{category.bfcl_file_stem}.json"
+    question_path = data_dir / bfcl_files.question_relative_path(category.bfcl_category)
+    answer_path = data_dir / bfcl_files.answer_relative_path(category.bfcl_category)
     for path in (question_path, answer_path):
         if not path.exists():
             raise FileNotFoundError(

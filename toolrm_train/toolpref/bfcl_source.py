@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from harness_tasks import bfcl_files
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.question_overlap import QuestionIndex, evaluation_questions
 from harness_tasks.trbench_build.bfcl_source import BROKEN_IDS, bfcl_data_dir
@@ -42,25 +43,23 @@ from toolrm_train.toolpref.readers import RawRow, read_file
 BFCL_INPUT = "bfcl"
 """Input spec for this source; ``bfcl:simple_python,exec_parallel`` selects categories."""
 
-_UNUSED = "unused_datasets/question/"
+_SINGLE_TURN_CATEGORIES = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+)
 EMBEDDED_CATEGORIES: dict[str, str] = {
-    "simple_python": "BFCL_v4_simple_python.json",
-    "multiple": "BFCL_v4_multiple.json",
-    "parallel": "BFCL_v4_parallel.json",
-    "parallel_multiple": "BFCL_v4_parallel_multiple.json",
-    "live_simple": "BFCL_v4_live_simple.json",
-    "live_multiple": "BFCL_v4_live_multiple.json",
-    "live_parallel": "BFCL_v4_live_parallel.json",
-    "live_parallel_multiple": "BFCL_v4_live_parallel_multiple.json",
-    "exec_simple": _UNUSED + "BFCL_v4_exec_simple.json",
-    "exec_multiple": _UNUSED + "BFCL_v4_exec_multiple.json",
-    "exec_parallel": _UNUSED + "BFCL_v4_exec_parallel.json",
-    "exec_parallel_multiple": _UNUSED + "BFCL_v4_exec_parallel_multiple.json",
-    "sql": _UNUSED + "BFCL_v4_sql.json",
+    name: bfcl_files.question_relative_path(name)
+    for name in _SINGLE_TURN_CATEGORIES + bfcl_files.UNUSED_CATEGORIES
 }
-"""Source name → question file under ``bfcl_eval/data`` (answers: ``possible_answer/`` beside it)."""
+"""Source name → question file under ``bfcl_eval/data`` (:mod:`harness_tasks.bfcl_files` knows where)."""
 
-BENCHMARK_STEMS = frozenset(category.bfcl_file_stem for category in CATEGORIES)
+BENCHMARK_BFCL_CATEGORIES = frozenset(category.bfcl_category for category in CATEGORIES)
 
 
 _EXACT_REASONS = {
@@ -91,7 +90,9 @@ class BenchmarkExclusion:
         if raw_id in BROKEN_IDS:
             return "known_broken_ground_truth", raw_id
         if self.ids is None:
-            in_category = Path(category_file).stem in BENCHMARK_STEMS
+            in_category = (
+                bfcl_files.category_of_file_stem(Path(category_file).stem) in BENCHMARK_BFCL_CATEGORIES
+            )
             return ("benchmark_category", raw_id) if in_category else None
         # the benchmark may spell v3 ids (simple_N) or v4 ids (simple_python_N)
         if raw_id in self.ids or raw_id.replace("simple_python_", "simple_") in self.ids:

@@ -455,7 +455,11 @@ def _from_bfcl(row: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]], l
         )
     ground_truth = row.get("ground_truth")
     if ground_truth is None:
-        raise NormaliseError("missing_ground_truth", "ground_truth", "no possible_answer line for this id")
+        raise NormaliseError(
+            "missing_ground_truth",
+            "ground_truth",
+            "no ground_truth field and no line for this id in BFCL's answer file",
+        )
     if not isinstance(ground_truth, list):
         raise NormaliseError("no_ground_truth_calls", "ground_truth", "ground truth is not a list of calls")
     if all(isinstance(item, str) for item in ground_truth):

@@ -8,7 +8,8 @@ silent loss. Shapes recognised, by their keys:
 * ``sharegpt``: ``{"conversations": [{"from": ..., "value": ...}], "tools": ...}`` (LLaMA-Factory /
   Hermes-Function-Calling style, tools as a list, a JSON string, or a ``<tools>`` system block);
 * ``bfcl``: ``{"id", "question", "function"}`` (BFCL questions; the ground truth is the row's
-  ``ground_truth`` or, for a BFCL data file, the matching line of ``possible_answer/<same name>``);
+  ``ground_truth`` or, for a BFCL data file, the matching line of its answer file, found by
+  :func:`harness_tasks.bfcl_files.answer_file_beside`);
 * ``xlam``: ``{"query", "tools", "answers"}`` (APIGen / xlam-function-calling-60k).
 """
 
@@ -21,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness_tasks import bfcl_files
 from harness_tasks.input_boundary import UnreadableJSON, decode_json_at, loads_json
 from toolrm_train.toolpref.issues import IssueLog
 
 
 SHAPES = ("openai", "sharegpt", "bfcl", "xlam")
 HUB_PREFIX = "hub:"
-_BFCL_STEM = re.compile(r"^BFCL_v\d+_")
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ def detect_shape(row: dict[str, Any]) -> str | None:
 
 
 def source_name_for(path: Path) -> str:
-    """``BFCL_v4_simple_python.json`` → ``simple_python``; ``my_data.jsonl.gz`` → ``my_data``."""
+    """A BFCL data file → its category (``simple_python``); ``my_data.jsonl.gz`` → ``my_data``."""
     name = path.name
     for suffix in (".gz", ".jsonl", ".json", ".parquet"):
         name = name.removesuffix(suffix)
-    return _BFCL_STEM.sub("", name)
+    return bfcl_files.category_of_file_stem(name)
 
 
 def _read_bytes(path: Path) -> tuple[bytes, str | None]:
@@ -232,17 +233,8 @@ def _iter_parquet_file(path: Path, name: str, log: IssueLog) -> Iterator[tuple[A
         log.skip("read", "unreadable_file", f"{name}, row {index}", detail=f"rows from here on: {error}")
 
 
-def bfcl_answer_file(question_file: Path) -> Path | None:
-    """BFCL keeps ground truths in ``possible_answer/<same file name>`` beside (or above) the questions."""
-    for directory in (question_file.parent, question_file.parent.parent):
-        candidate = directory / "possible_answer" / question_file.name
-        if candidate.exists() and candidate != question_file:
-            return candidate
-    return None
-
-
 def _bfcl_answers(question_file: Path, log: IssueLog) -> dict[str, Any]:
-    answer_file = bfcl_answer_file(question_file)
+    answer_file = bfcl_files.answer_file_beside(question_file)
     if answer_file is None:
         return {}
     answers = {}
