@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from harness_tasks.acebench import SOURCE, check_acebench, hermes_to_acebench
+from harness_tasks.acebench import SOURCE, check_acebench
 from harness_tasks.acebench.reader import AceItem, item_by_id
 from harness_tasks.tool_calls import parse_tool_calls
 
@@ -59,22 +59,19 @@ def category_of(source: str, item_id: str) -> str:
 
 
 def check_turn(source: str, item_id: str, text: str, reading: str = SOURCE) -> Verdict:
-    """Score one assistant turn (Hermes form) with the source's own checker.
+    """Score one assistant turn (Hermes form) with the source's own checker, via the one dispatcher
+    (:mod:`harness_tasks.turn_verdicts`).
 
     ``reading="source"`` reads the turn as the source does (ACEBench: the call list its evaluator
     reads; BFCL: its Qwen FC handler's decoder); ``"corrected"`` with our lenient readings.
     """
-    if source == "acebench":
-        result = check_acebench(acebench_item(item_id), hermes_to_acebench(text), reading=reading)
-        return Verdict(result.correct, result.error_type)
-    from harness_tasks.bfcl_handler_decoding import CheckerCrashedError
-    from harness_tasks.bfcl_handler_decoding import check_turn as check_bfcl_turn
+    from harness_tasks import turn_verdicts
 
-    try:
-        verdict = check_bfcl_turn(bfcl_item(item_id), 0, text, reading)
-    except CheckerCrashedError:
-        return Verdict(False, "checker_crashed")
-    return Verdict(verdict.valid, None if verdict.valid else verdict.error_type)
+    if source == "acebench":
+        verdict = turn_verdicts.check_turn("acebench", acebench_item(item_id), 0, text, reading)
+    else:
+        verdict = turn_verdicts.check_turn("bfcl", bfcl_item(item_id), 0, text, reading)
+    return Verdict(verdict.correct, None if verdict.correct else verdict.error_type)
 
 
 def check_native(source: str, item_id: str, answer: str | Sequence, reading: str = SOURCE) -> Verdict:

@@ -25,7 +25,7 @@ from harness_tasks.acebench import (
     load_acebench_items,
     rejects_own_ground_truth,
 )
-from harness_tasks.acebench.reader import AceItem, item_by_id
+from harness_tasks.acebench.reader import AceItem
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
 from harness_tasks.trbench_build.checkers import Verdict
 from harness_tasks.trbench_build.reject_sampling import SINGLE_TURN_WEIGHTS, NoRejectError, draw_reject
@@ -43,16 +43,6 @@ def truth_calls(item: AceItem) -> list[ToolCall]:
 
 def check_acebench_text(item: AceItem, response: str, reading: str = SOURCE):
     return check_acebench(item, hermes_to_acebench(response), reading=reading)
-
-
-def check_acebench_response(doc: dict[str, Any], response: str, reading: str = SOURCE):
-    from harness_tasks.trbench_selfcorrect.checking import Check
-
-    item = item_by_id().get(doc["raw_id"])
-    if item is None:
-        raise KeyError(f"item {doc['id']}: {doc['raw_id']!r} is not in the shipped ACEBench subset")
-    result = check_acebench_text(item, response, reading)
-    return Check(result.correct, result.error_type or "", result.message or "")
 
 
 def acebench_items(

@@ -1,4 +1,5 @@
-"""The checker's verdict on an item's final assistant turn, per source.
+"""The checker's verdict on an item's final assistant turn: the item is found here, the verdict
+comes from the one dispatcher, :mod:`harness_tasks.turn_verdicts`.
 
 * ``bfcl``: the turn decoded as BFCL's Qwen FC handler decodes it
   (:mod:`harness_tasks.bfcl_handler_decoding`), then BFCL's own AST checker on the item re-read
@@ -19,9 +20,9 @@ from functools import cache
 from typing import Any
 
 from harness_tasks.acebench import SOURCE
-from harness_tasks.bfcl_handler_decoding import check_turn
+from harness_tasks.acebench.reader import AceItem, item_by_id
 from harness_tasks.trbench_build.bfcl_source import BfclItem, load_category
-from harness_tasks.trbench_build.checkers import CheckerCrashedError
+from harness_tasks.turn_verdicts import check_turn
 
 
 @dataclass(frozen=True)
@@ -46,23 +47,18 @@ def bfcl_item(doc: dict[str, Any]) -> BfclItem:
     return items[doc["raw_id"]]
 
 
-def check_bfcl(doc: dict[str, Any], response: str, reading: str = SOURCE) -> Check:
-    try:
-        verdict = check_turn(bfcl_item(doc), doc["turn_index"], response, reading)
-    except CheckerCrashedError as error:
-        return Check(False, "checker_crashed", str(error))
-    return Check(verdict.valid, verdict.error_type, verdict.message)
+def acebench_item(doc: dict[str, Any]) -> AceItem:
+    item = item_by_id().get(doc["raw_id"])
+    if item is None:
+        raise KeyError(f"item {doc['id']}: {doc['raw_id']!r} is not in the shipped ACEBench subset")
+    return item
 
 
-def check_acebench(doc: dict[str, Any], response: str, reading: str = SOURCE) -> Check:
-    from harness_tasks.trbench_selfcorrect.acebench_source import check_acebench_response
-
-    return check_acebench_response(doc, response, reading)
-
-
-CHECKERS = {"bfcl": check_bfcl, "acebench": check_acebench}
+ITEM_FINDERS = {"bfcl": bfcl_item, "acebench": acebench_item}
 
 
 def check_response(doc: dict[str, Any], response: str, reading: str = SOURCE) -> Check:
     """Is ``response`` a correct next assistant turn for the item? Decided by the item's own checker."""
-    return CHECKERS[doc["source"]](doc, response, reading)
+    item = ITEM_FINDERS[doc["source"]](doc)
+    verdict = check_turn(doc["source"], item, doc.get("turn_index", 0), response, reading)
+    return Check(verdict.correct, verdict.error_type or "", verdict.message or "")
