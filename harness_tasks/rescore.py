@@ -129,6 +129,35 @@ def _check_same_document(log: Path, sample: dict, doc: dict, settings: dict[str,
         )
 
 
+LOGLIKELIHOOD_TYPES = ("loglikelihood", "multiple_choice")
+"""Output types whose responses are ``(log-likelihood or score, is_greedy)`` tuples."""
+
+
+def _restore_responses(task: Any, log: Path, sample: dict) -> list:
+    """The responses as ``process_results`` received them, from the sample log's text.
+
+    lm-eval's logger writes every response through ``str`` (``sanitize_list``): a generation is
+    unchanged, but a ``(score, is_greedy)`` tuple becomes ``["-1.25", "False"]``. Python's ``str`` of a
+    float is its shortest round-tripping form, so ``float`` restores the very value that was scored.
+    """
+    responses = sample["filtered_resps"]
+    if task.OUTPUT_TYPE not in LOGLIKELIHOOD_TYPES:
+        return responses
+    restored = []
+    for index, response in enumerate(responses):
+        try:
+            score, greedy = response
+            if greedy not in ("True", "False", True, False):
+                raise ValueError(greedy)
+            restored.append((float(score), greedy in ("True", True)))
+        except (TypeError, ValueError):
+            raise RescoreError(
+                f"{log}: doc_id {sample['doc_id']}: filtered_resps[{index}] is {response!r}, "
+                "not a logged (score, is_greedy) pair"
+            ) from None
+    return restored
+
+
 def _scored_during_generation(task: Any) -> bool:
     from harness_tasks.trbench_bon.task import BonTask
 
@@ -163,7 +192,7 @@ def rescore_task(
                 raise RescoreError(f"{log}: doc_id {doc_id!r}: the task has {len(docs)} documents")
             doc = docs[doc_id]
             _check_same_document(log, sample, doc, settings)
-            outputs = task.process_results(doc, sample["filtered_resps"])
+            outputs = task.process_results(doc, _restore_responses(task, log, sample))
             sample = {**sample, "doc": doc, "doc_hash": _doc_hash(doc)}
         for name, value in outputs.items():
             if name in values:

@@ -159,3 +159,41 @@ def test_best_of_n_rescore_reproduces_every_metric_and_refuses_new_settings(tmp_
     assert "majority_at_n_4,none" in original["results"][BON_TASK]
     with pytest.raises(RescoreError, match="cannot be re-applied from the sample log"):
         rescore_run(run, {"parse_mode": "final_answer"})
+
+
+DISC_TASK = "trbench_bfcl_disc"
+
+
+@pytest.mark.slow
+def test_scalar_rm_rescore_reproduces_every_metric(tiny_classifier_dir, tmp_path):
+    """The disc task reads each pair's two logged scores; a tiny classifier's run is re-scored without it."""
+    model_args = f"pretrained={tiny_classifier_dir},dtype=float32,show_progress=false,max_batch_tokens=8192"
+    results = run_cli(tmp_path, "hf-rm", model_args, DISC_TASK, "--limit", "20")
+    [run] = find_runs(results)
+    document, samples = rescore_run(run, {})
+    original = json.loads(results.read_text())
+    rescored = metrics_of(document, DISC_TASK)
+    assert same_metrics(rescored, metrics_of(original, DISC_TASK))
+    assert rescored["n_pairs,none"] == 20 and len(samples[DISC_TASK]) == 20
+    # the random classifier's scores differ between the two replies, so margin is a real number to match
+    assert rescored["margin,none"] != 0 and not math.isnan(rescored["w_avg_ci_lower,none"])
+
+
+def test_logged_scores_are_restored_exactly_and_a_garbled_one_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from harness_tasks.rescore import _restore_responses
+
+    task = SimpleNamespace(OUTPUT_TYPE="multiple_choice")
+    value = -0.1 - 0.2  # a float whose shortest text has 17 digits
+    sample = {"doc_id": 3, "filtered_resps": [[str(value), "False"], ["nan", "True"]]}
+    (score, greedy), (missing, flag) = _restore_responses(task, tmp_path / "log.jsonl", sample)
+    assert score == value and greedy is False and math.isnan(missing) and flag is True
+    with pytest.raises(RescoreError, match=r"doc_id 3: filtered_resps\[1\] is \['x', 'True'\]"):
+        _restore_responses(
+            task, tmp_path / "log.jsonl", {"doc_id": 3, "filtered_resps": [["1", "True"], ["x", "True"]]}
+        )
+    generation = {"doc_id": 0, "filtered_resps": ["<choice>1</choice>"]}
+    assert _restore_responses(SimpleNamespace(OUTPUT_TYPE="generate_until"), tmp_path, generation) == [
+        "<choice>1</choice>"
+    ]

@@ -523,10 +523,11 @@ def load_trbench_bfcl(
     kept = [row for row in rows if row["task_source"] in selected]
     before_skips = kept
     skipped = no_room = 0
+    fitted = None  # the fitted generation budget, only ever set for judge prompts (orders="both")
     if orders == "both":
         tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
         loaded = _load_tokenizer(tokenizer_name)
-        limit = fitted = None
+        limit = None
         if loaded is not None:
             try:
                 limit = _context_limit(
