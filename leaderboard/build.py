@@ -7,6 +7,7 @@ holding all three kinds of results gives three tables.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -320,6 +321,9 @@ def _trbench_row(run: RowRun, catalog: ModelCatalog) -> tuple[Row, list[str]]:
     values["pairs"] = None if None in counts else sum(counts)  # type: ignore[arg-type]
     if run.full is not None and run.full.seconds is not None and values["pairs"]:
         values["seconds_per_unit"] = run.full.seconds / values["pairs"]  # type: ignore[operator]
+    tokens = run.full.metrics.get("output_tokens_per_pair") if run.full is not None else None
+    if isinstance(tokens, int | float) and math.isfinite(tokens):  # NaN: the run named no tokenizer
+        values["tokens_per_unit"] = tokens
     missing = [c.code for c in CATEGORIES if values[c.code] is None]
     row = _row(info, run, values, stderr, partial=bool(missing), files=parts)
     row.intervals = intervals

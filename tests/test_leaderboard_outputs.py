@@ -348,13 +348,14 @@ def test_html_page_renders_intervals_ranks_comparisons_and_cost_in_chromium(
     table = reader.tables["table-trbench_bfcl"]
     headers = [h["text"] for h in table["headers"]]
     assert headers[11:] == ["W-Avg", "95% CI", "Rank", "Δ", "Δ base (95% CI, p)", "vs above (95% CI, p)",
-                            "Parse", "Pairs", "s/pair"]  # fmt: skip
+                            "Parse", "Pairs", "s/pair", "tok/pair"]  # fmt: skip
     rows = {row["cells"][0]["text"]: row for row in table["rows"]}
     trained = {c["attrs"].get("data-key"): c for c in rows["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇"]["cells"]}
     assert trained["ci"]["text"].startswith("+") and "/−" in trained["ci"]["text"]
     assert trained["rank"]["text"] == "1–3"
     assert trained["delta_paired"]["text"].startswith("+7.50 [")
     assert trained["seconds_per_unit"]["text"] == "10.00"
+    assert trained["tokens_per_unit"]["text"] == "825.00"
     assert trained["w_avg"]["attrs"]["title"].startswith("95% CI [")
     sampled = {c["attrs"].get("data-key"): c for c in rows["M-Prometheus-7B ◇[sample]"]["cells"]}
     assert sampled["vs_above"]["text"] == "≠ units" and sampled["rank"]["text"] == "–"

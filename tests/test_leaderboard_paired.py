@@ -101,8 +101,8 @@ def test_markdown_shows_ci_rank_comparisons_and_cost():
     header = next(line for line in markdown.splitlines() if line.startswith("| Model"))
     cells = [c.strip() for c in header.strip("|").split("|")]
     assert cells[11:] == ["W-Avg", "95% CI", "Rank", "Δ", "Δ base (95% CI, p)", "vs above (95% CI, p)",
-                          "Parse", "Pairs", "s/pair"]  # fmt: skip
-    assert "| 10.00 |" in markdown  # 3600 s over 360 pairs
+                          "Parse", "Pairs", "s/pair", "tok/pair"]  # fmt: skip
+    assert "| 10.00 | 825.00 |" in markdown  # 3600 s over 360 pairs; 400 + 425 judge tokens a pair
 
 
 def test_without_sample_logs_there_are_no_paired_columns_but_a_note(tmp_path):

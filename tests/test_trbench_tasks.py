@@ -299,3 +299,33 @@ def test_a_run_whose_every_pair_is_skipped_reports_zero_scored_and_the_skips(tin
     assert metrics["n_pairs"] == 0 and metrics["skipped_overlong"] == lp_pairs > 0
     assert math.isnan(metrics["w_avg"]) and math.isnan(metrics["invalid_rate"])  # nothing scored
     assert len(results["samples"][task]) == 1  # the one placeholder request, never a scored pair
+
+
+def test_judge_output_tokens_per_pair_are_counted_by_the_models_tokenizer(tiny_causal_lm_dir):
+    """The cost column (leaderboard tok/pair): both orders' outputs, in the judge tokenizer's tokens."""
+    from transformers import AutoTokenizer
+
+    task = "trbench_bfcl_think"
+    settings = {"categories": "LP", "max_prompt_tokens": 10**6, "context_limit": 0}
+    manager = TaskManager(
+        include_path=str(TASKS_DIR),
+        include_defaults=False,
+        metadata={**settings, "pretrained": str(tiny_causal_lm_dir)},
+    )
+    results = lm_eval.simple_evaluate(
+        model=ScriptedJudge(strategy="tricky"), tasks=[task], task_manager=manager, log_samples=True
+    )
+    metrics = {k.split(",")[0]: v for k, v in results["results"][task].items() if "," in k}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_causal_lm_dir)
+    outputs = [sample["filtered_resps"][0] for sample in results["samples"][task]]
+    expected = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in outputs)
+    assert metrics["n_pairs"] == len(outputs) / 2 > 0
+    assert metrics["output_tokens_per_pair"] == expected / metrics["n_pairs"]
+    # the tricky judge's outputs differ in length, so a per-row constant could not pass this
+    assert len({len(text) for text in outputs}) > 1
+    # without a tokenizer name the cost is unmeasured (NaN), never a guess
+    unnamed = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=settings)
+    results = lm_eval.simple_evaluate(
+        model=ScriptedJudge(strategy="tricky"), tasks=[task], task_manager=unnamed, limit=10
+    )
+    assert math.isnan(results["results"][task]["output_tokens_per_pair,none"])

@@ -42,6 +42,9 @@ DEFAULT_MAX_GEN_TOKENS = 8192
 """The reference evaluation's MAX_RESPONSE_LEN; the tasks' ``max_gen_toks``."""
 FITTED_BUDGET_FIELD = "fitted_max_gen_toks"
 """Document field that carries a budget fitted to a short context (see :func:`fitted_budget`)."""
+JUDGE_TOKENIZER_FIELD = "judge_tokenizer"
+"""Document field naming the tokenizer that counts the judge's output tokens (set only when the run
+names one that loads: ``tokenizer`` or ``pretrained`` in the model arguments)."""
 ORDERS = ("both", "original")
 """``both``: each pair in both position orders (judges); ``original``: once, chosen first (scalar RMs)."""
 
@@ -524,9 +527,11 @@ def load_trbench_bfcl(
     before_skips = kept
     skipped = no_room = 0
     fitted = None  # the fitted generation budget, only ever set for judge prompts (orders="both")
+    counted_by = None  # the judge's tokenizer, which counts its output tokens (the cost column)
     if orders == "both":
         tokenizer_name = tokenizer if isinstance(tokenizer, str) else pretrained
         loaded = _load_tokenizer(tokenizer_name)
+        counted_by = tokenizer_name if loaded is not None else None
         limit = None
         if loaded is not None:
             try:
@@ -556,6 +561,8 @@ def load_trbench_bfcl(
         row["parse_mode"] = parse_mode
         if fitted is not None:
             row[FITTED_BUDGET_FIELD] = fitted
+        if counted_by is not None:
+            row[JUDGE_TOKENIZER_FIELD] = counted_by
     return {"test": rows_to_dataset(ordered)}
 
 
@@ -661,6 +668,8 @@ def fitted_budget(error: BudgetDoesNotFit) -> int:
     log.warning(
         "%s: generating at most %d tokens instead (half the context), so prompts up to %d tokens are "
         "judged; this differs from the reference protocol and the results' generation_kwargs say so",
-        error, budget, error.length - budget,
+        error,
+        budget,
+        error.length - budget,
     )
     return budget

@@ -63,6 +63,9 @@ class JudgedRow:
     context_pairs_skipped: int = 0
     """Pairs the loader skipped because a prompt does not fit the model's context with the
     generation budget (same on every row)."""
+    output_tokens: int | None = None
+    """The judge's output length in tokens of the judge's tokenizer (``None`` where the run named
+    no tokenizer: see :func:`harness_tasks.trbench_bfcl.utils.output_tokens`)."""
 
     def to_record(self) -> list:
         return [
@@ -75,6 +78,7 @@ class JudgedRow:
             self.strict_matched,
             self.other_answer,
             self.context_pairs_skipped,
+            self.output_tokens,
         ]
 
     @classmethod
@@ -356,10 +360,23 @@ def _metric_table() -> dict[str, tuple[Aggregation, bool]]:
             table["avg_stderr"] = (avg_stderr, False)
             table |= interval_bounds("avg", _judged_pairs)
     table["n_pairs"] = (n_pairs, True)
+    table["output_tokens_per_pair"] = (output_tokens_per_pair, False)
     table["incomplete_pairs"] = (incomplete_pairs, False)
     table["skipped_overlong"] = (skipped_overlong, False)
     table["skipped_context"] = (skipped_context, False)
     return table
+
+
+def output_tokens_per_pair(records: list[Record]) -> float:
+    """Judge output tokens per pair (both orders' outputs summed); NaN unless every row was counted.
+
+    A cost figure, not a score: a mean over a subset would understate it, so one uncounted row
+    (a run without a tokenizer name) leaves the whole figure unmeasured.
+    """
+    rows = [row for row in map(JudgedRow.from_record, records) if row.pair_id != ALL_SKIPPED_PAIR_ID]
+    if not rows or any(row.output_tokens is None for row in rows):
+        return float("nan")
+    return sum(row.output_tokens for row in rows) / len({row.pair_id for row in rows})  # type: ignore[misc]
 
 
 METRICS = _metric_table()
