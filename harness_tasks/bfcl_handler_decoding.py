@@ -46,7 +46,7 @@ class BfclDecodeError(ValueError):
 
 
 def handler_response(text: str) -> str:
-    """The turn as BFCL stores it for decoding: the text after the last ``</think>``, leading newlines dropped.
+    """The turn as BFCL stores it for decoding: after the last ``</think>``, leading newlines dropped.
 
     ``QwenFCHandler._parse_query_response_prompting``: ``model_response.split("</think>")[-1].lstrip("\\n")``
     when ``</think>`` occurs, else the raw text (an unclosed ``<think>`` stays in).

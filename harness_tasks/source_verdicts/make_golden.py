@@ -297,7 +297,10 @@ def _reasoning_variants(standard: str) -> list[tuple[str, str]]:
         ("reasoning_wrong_call_inside", "<think>\n" + wrong + "\n</think>\n\n" + standard),
         ("reasoning_after_calls", standard + "\n<think>\nAn afterthought.\n</think>"),
         ("reasoning_close_only", "Reasoning without an opening tag.</think>\n" + standard),
-        ("reasoning_calls_across", "<think>\n" + wrong + "\n</think>\n" + standard + "\n<think>\nx\n</think>"),
+        (
+            "reasoning_calls_across",
+            "<think>\n" + wrong + "\n</think>\n" + standard + "\n<think>\nx\n</think>",
+        ),
     ]
 
 
