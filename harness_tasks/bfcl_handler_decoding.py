@@ -5,6 +5,11 @@ local_inference/qwen_fc.py``). Its module cannot be imported without ``tree_sitt
 ``overrides`` and ``tenacity`` (none needed for decoding), so its behaviour is reproduced here and
 checked against the handler itself by the golden table in ``harness_tasks/source_verdicts/``:
 
+* the reasoning goes first: ``_parse_query_response_prompting`` keeps what follows the **last**
+  ``</think>`` (leading newlines dropped) and only that is stored and decoded. Without a
+  ``</think>`` the whole turn is kept, so an unclosed ``<think>`` is *not* removed and a
+  ``<tool_call>`` inside it counts; a ``<tool_call>`` inside a closed ``<think>`` does not
+  (:func:`handler_response`, one ``str.rfind``: linear time);
 * blocks are what ``re.findall(r"<tool_call>\\n(.*?)\\n</tool_call>", text, re.DOTALL)`` finds:
   the newline after ``<tool_call>`` and before ``</tool_call>`` are required (tags on one line, a
   space after the tag or ``\\r\\n`` line ends give no block). Found here with ``str.find`` in
@@ -16,7 +21,8 @@ checked against the handler itself by the golden table in ``harness_tasks/source
   turn it cannot decode ends the step with no calls (BFCL's inference loop moves on).
 
 ``reading="corrected"`` keeps our lenient reading (:func:`harness_tasks.tool_calls.parse_tool_calls`:
-surrounding whitespace optional, string ``arguments`` decoded, malformed blocks skipped).
+surrounding whitespace optional, string ``arguments`` decoded, malformed blocks skipped) of the same
+reasoning-free text, so the two readings differ on the format of the calls only.
 """
 
 from __future__ import annotations
@@ -32,10 +38,23 @@ from harness_tasks.trbench_build.checkers import CheckerCrashedError, Verdict, c
 SOURCE, CORRECTED = "source", "corrected"
 READINGS = (SOURCE, CORRECTED)
 DECODER_FAILED = "ast_decoder:decoder_failed"
+THINK_CLOSE = "</think>"
 
 
 class BfclDecodeError(ValueError):
     """The handler's decoder raises on this turn (BFCL: ``ast_decoder:decoder_failed``)."""
+
+
+def handler_response(text: str) -> str:
+    """The turn as BFCL stores it for decoding: after the last ``</think>``, leading newlines dropped.
+
+    ``QwenFCHandler._parse_query_response_prompting``: ``model_response.split("</think>")[-1].lstrip("\\n")``
+    when ``</think>`` occurs, else the raw text (an unclosed ``<think>`` stays in).
+    """
+    closing = text.rfind(THINK_CLOSE)
+    if closing == -1:
+        return text
+    return text[closing + len(THINK_CLOSE) :].lstrip("\n")
 
 
 def _json_blocks(text: str) -> list[Any]:
@@ -67,7 +86,10 @@ def _call(entry: dict, arguments_may_be_string: bool) -> ToolCall:
 
 
 def decode_ast(text: str) -> list[ToolCall]:
-    """``QwenFCHandler.decode_ast`` (single-turn categories); raises :class:`BfclDecodeError`."""
+    """``QwenFCHandler.decode_ast`` (single-turn categories) on a stored response (:func:`handler_response`).
+
+    Raises :class:`BfclDecodeError`.
+    """
     return [_call(entry, False) for entry in _json_blocks(text)]
 
 
@@ -84,6 +106,7 @@ def check_turn(item: BfclItem, turn_index: int, text: str, reading: str = SOURCE
     """
     if reading not in READINGS:
         raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")
+    text = handler_response(text)  # BFCL decodes the stored response, reasoning removed
     if reading == CORRECTED:
         return check_calls(item, turn_index, parse_tool_calls(text).calls)
     if item.is_multi_turn:
@@ -108,4 +131,5 @@ __all__ = [
     "check_turn",
     "decode_ast",
     "decode_execute",
+    "handler_response",
 ]

@@ -18,6 +18,7 @@ from scripted_judges import ScriptedBonJudge
 
 import harness_tasks.models  # noqa: F401  (built-in lm-eval models stay registered)
 from harness_tasks import TASKS_DIR
+from harness_tasks.tool_calls import parse_tool_calls
 from harness_tasks.trbench_bon import _generate_configs, build
 from harness_tasks.trbench_bon.candidates import CandidateFileError, candidate_data_build, read_candidate_file
 from harness_tasks.trbench_bon.selection import (
@@ -384,3 +385,47 @@ def test_checker_option_is_recorded_and_disagreement_reported():
         assert results["configs"]["trbench_bon_think"]["metadata"]["checker"] == checker
         got = metrics(results, "trbench_bon_think")
         assert got["checker_disagreement_rate"] == 0.0  # the shipped candidates avoid the quirks
+
+
+def _flipped(candidate_set, want_correct: bool) -> tuple[dict, int]:
+    """The set as a row, with one candidate's label flipped; a wrong one chosen well formed."""
+    row = candidate_set.to_dict()
+    for index, entry in enumerate(row["candidates"]):
+        if entry["correct"] == want_correct and not parse_tool_calls(entry["text"]).malformed:
+            entry["correct"], entry["error_type"] = not want_correct, None
+            return row, index
+    raise AssertionError(f"{candidate_set.item_id}: no candidate to flip")
+
+
+@pytest.mark.parametrize("source", ["acebench", "bfcl"])
+@pytest.mark.parametrize("want_correct", [False, True], ids=["wrong_marked_correct", "correct_marked_wrong"])
+def test_a_user_label_that_contradicts_the_source_checker_is_refused_at_load(tmp_path, source, want_correct):
+    """A hand-labelled file cannot pass a wrong candidate as correct (nor the reverse): the loader
+    re-checks each label with the source checker and names file, row and field."""
+    from harness_tasks.trbench_bon.task import load_bon_dataset
+
+    chosen = [s for s in SETS if s.source == source][:2]
+    row, index = _flipped(chosen[1], want_correct)
+    path = _write(tmp_path, [chosen[0].to_dict(), row])
+    read_candidate_file(path)  # structurally fine: only the checker can tell
+    says = "passes it" if want_correct else "fails it"
+    with pytest.raises(
+        CandidateFileError,
+        match=rf"bad.jsonl: row 2: field 'candidates\[{index}\].correct' is {str(not want_correct).lower()}, "
+        rf"but the source checker .* {says}",
+    ):
+        load_bon_dataset(n_candidates=16, candidates=str(path), data_build=candidate_data_build(path))
+    honest = _write(tmp_path, [chosen[0].to_dict(), chosen[1].to_dict()])
+    docs = load_bon_dataset(n_candidates=16, candidates=str(honest), data_build=candidate_data_build(honest))
+    loaded = dict(zip(docs["test"]["item_id"], docs["test"]["correct"], strict=True))
+    assert loaded == {s.item_id: [c.correct for c in s.candidates] for s in chosen}
+
+
+def test_a_contradicting_label_stops_the_run_before_any_generation(tmp_path):
+    row, index = _flipped(SETS[0], want_correct=False)
+    path = _write(tmp_path, [row])
+    judge = ScriptedBonJudge()
+    own = {"candidates": str(path), "data_build": candidate_data_build(path)}
+    with pytest.raises(CandidateFileError, match=rf"row 1: field 'candidates\[{index}\].correct' is true"):
+        run("trbench_bon_think", judge, metadata=own)
+    assert judge.calls == 0

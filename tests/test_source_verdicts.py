@@ -23,7 +23,12 @@ from harness_tasks.acebench import (
 )
 from harness_tasks.acebench.convert import AceCallFormatError
 from harness_tasks.acebench.reader import item_by_id
-from harness_tasks.bfcl_handler_decoding import BfclDecodeError, decode_ast, decode_execute
+from harness_tasks.bfcl_handler_decoding import (
+    BfclDecodeError,
+    decode_ast,
+    decode_execute,
+    handler_response,
+)
 from harness_tasks.bfcl_handler_decoding import check_turn as check_bfcl_turn
 from harness_tasks.source_verdicts.golden import ACEBENCH_TABLE, BFCL_TABLE, read_table
 from harness_tasks.tool_calls import ToolCall
@@ -75,12 +80,16 @@ def _bfcl_valid(row: dict, reading: str) -> bool:
 
 def test_bfcl_handler_decoding_reproduces_every_golden_verdict():
     assert len(BFCL_ROWS) > 1000
+    reasoning_kinds = {row["kind"] for row in BFCL_ROWS if row["kind"].startswith("reasoning_")}
+    assert reasoning_kinds >= {
+        "reasoning_unclosed", "reasoning_several_blocks", "reasoning_call_inside", "reasoning_calls_across",
+    }  # fmt: skip
     wrong = [row for row in BFCL_ROWS if _bfcl_valid(row, SOURCE) != row["bfcl_valid"]]
     assert not wrong, wrong[:3]
     decoded = {row["text"]: row["decoded"] for row in BFCL_ROWS}
     for text, handler_decoded in decoded.items():
         try:
-            decode_ast(text)
+            decode_ast(handler_response(text))
             ours = True
         except BfclDecodeError:
             ours = False
@@ -139,6 +148,20 @@ def test_shipped_sets_leave_the_rejected_items_out():
     assert len(bon) == 232 and len([i for i in bon if not i.startswith("bfcl:")]) == 180 - len(
         README_EXCLUDED
     )
+
+
+def test_bfcl_reasoning_is_removed_as_the_handler_removes_it():
+    """After the LAST ``</think>``; an unclosed ``<think>`` stays, so a call inside it still counts."""
+    block = '<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>'
+    assert handler_response("<think>\na\n</think>\n\n" + block) == block
+    assert handler_response("<think>a</think>x<think>" + block + "</think>\n\nend") == "end"
+    assert handler_response("<think>\n" + block) == "<think>\n" + block
+    assert handler_response("no reasoning " + block) == "no reasoning " + block
+    assert decode_ast(handler_response("<think>\n" + block + "\n</think>\nNone.")) == []
+    assert decode_ast(handler_response(block + "<think>\nlater\n</think>")) == []
+    started = time.perf_counter()
+    handler_response("</think>" * 200_000 + "<think>" * 200_000)
+    assert time.perf_counter() - started < 1.0
 
 
 def test_bfcl_handler_decoding_by_hand():

@@ -1,14 +1,17 @@
 """Regenerate the golden verdict tables with the ORIGINAL checkers (a developer tool, not run by tests).
 
-``python -m harness_tasks.source_verdicts.make_golden --acebench /path/to/ACEBench``
+``python -m harness_tasks.source_verdicts.make_golden --acebench /path/to/ACEBench --candidates FILE``
+(without ``--acebench`` only the BFCL table is rebuilt)
 
 * ACEBench: every candidate answer (see :func:`acebench_candidates`) is scored by ACEBench's own
   ``eval_main.py`` functions (``normal_single_turn_eval``, ``normal_multi_turn_eval``,
   ``special_eval``), imported at run time from the given checkout (commit e6db74b); nothing of its
   code is copied here. Their score-file and Excel writers are replaced by a capture of the rows
   they would write, and ``openpyxl`` (only used for the Excel sheet) is stubbed when missing.
-* BFCL: every candidate turn is decoded by ``bfcl_eval``'s own ``QwenFCHandler.decode_ast`` (the
-  handler BFCL runs for Qwen function-calling models) and, when it decodes, scored by
+* BFCL: every candidate turn goes through ``bfcl_eval``'s own ``QwenFCHandler``: its
+  ``_parse_query_response_prompting`` removes the reasoning (what BFCL stores as the model's
+  response), its ``decode_ast`` decodes that (the handler BFCL runs for Qwen function-calling
+  models) and, when it decodes, the calls are scored by
   ``bfcl_eval``'s ``ast_checker`` after BFCL's ``is_function_calling_format_output`` check, the
   steps of ``eval_runner._evaluate_single_ast_entry``. The handler module imports
   ``tree_sitter`` (Java/JavaScript parsers), ``overrides`` and ``tenacity``; where those are not
@@ -279,6 +282,25 @@ def _bfcl_turn_variants(calls: list[ToolCall]) -> list[tuple[str, str]]:
         ("no_calls", "I cannot help with that."),
         ("unclosed", standard.removesuffix("</tool_call>")),
         ("name_not_string", standard + '\n<tool_call>\n{"name": 5, "arguments": {}}\n</tool_call>'),
+        *_reasoning_variants(standard),
+    ]
+
+
+def _reasoning_variants(standard: str) -> list[tuple[str, str]]:
+    """Turns with reasoning: BFCL's handler keeps the text after the last ``</think>`` before decoding."""
+    wrong = '<tool_call>\n{"name": "not_a_tool", "arguments": {}}\n</tool_call>'
+    return [
+        ("reasoning_closed_no_gap", "<think>\nLet me call the tool.\n</think>" + standard),
+        ("reasoning_unclosed", "<think>\nThe reasoning never ends.\n" + standard),
+        ("reasoning_several_blocks", "<think>\na\n</think>\nInterim.\n<think>\nb\n</think>\n\n" + standard),
+        ("reasoning_call_inside", "<think>\n" + standard + "\n</think>\n\nNo call is needed."),
+        ("reasoning_wrong_call_inside", "<think>\n" + wrong + "\n</think>\n\n" + standard),
+        ("reasoning_after_calls", standard + "\n<think>\nAn afterthought.\n</think>"),
+        ("reasoning_close_only", "Reasoning without an opening tag.</think>\n" + standard),
+        (
+            "reasoning_calls_across",
+            "<think>\n" + wrong + "\n</think>\n" + standard + "\n<think>\nx\n</think>",
+        ),
     ]
 
 
@@ -297,6 +319,13 @@ def build_bfcl_table(stored: list[tuple[str, str]]) -> list[dict]:
     from bfcl_eval.utils import is_function_calling_format_output
 
     handler = object.__new__(QwenFCHandler)
+
+    def stored_response(text: str) -> str:
+        """What BFCL stores (and later decodes) for this raw turn: the handler's own reasoning removal."""
+        usage = types.SimpleNamespace(prompt_tokens=0, completion_tokens=0)
+        api_response = types.SimpleNamespace(choices=[types.SimpleNamespace(text=text)], usage=usage)
+        return handler._parse_query_response_prompting(api_response)["model_responses"]
+
     rows: list[dict] = []
     by_item: dict[str, list[tuple[str, str]]] = {}
     for item_id, text in stored:
@@ -310,7 +339,7 @@ def build_bfcl_table(stored: list[tuple[str, str]]) -> list[dict]:
                 continue
             seen.add(text)
             try:
-                decoded = handler.decode_ast(text, None, False)
+                decoded = handler.decode_ast(stored_response(text), None, False)
             except Exception:
                 rows.append(
                     {
@@ -394,7 +423,11 @@ def stored_candidates(path: Path) -> tuple[dict[str, list[str]], list[tuple[str,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--acebench", type=Path, required=True, help="an ACEBench checkout at e6db74b")
+    parser.add_argument(
+        "--acebench",
+        type=Path,
+        help="an ACEBench checkout at e6db74b (without it, only the BFCL table is rebuilt)",
+    )
     parser.add_argument(
         "--candidates",
         type=Path,
@@ -403,11 +436,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     acebench_stored, bfcl_stored = stored_candidates(args.candidates)
-    ace_rows = build_acebench_table(args.acebench.resolve(), acebench_stored)
+    if args.acebench is not None:
+        ace_rows = build_acebench_table(args.acebench.resolve(), acebench_stored)
+        _write(ace_rows, ACEBENCH_TABLE)
+        print(f"{len(ace_rows)} ACEBench rows -> {ACEBENCH_TABLE}")
     bfcl_rows = build_bfcl_table(bfcl_stored)
-    _write(ace_rows, ACEBENCH_TABLE)
     _write(bfcl_rows, BFCL_TABLE)
-    print(f"{len(ace_rows)} ACEBench rows -> {ACEBENCH_TABLE}\n{len(bfcl_rows)} BFCL rows -> {BFCL_TABLE}")
+    print(f"{len(bfcl_rows)} BFCL rows -> {BFCL_TABLE}")
 
 
 if __name__ == "__main__":

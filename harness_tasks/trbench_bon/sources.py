@@ -21,6 +21,17 @@ class UnknownItemError(KeyError):
     pass
 
 
+class LabelContradictsCheckerError(ValueError):
+    """A stored ``correct`` label the source checker does not give (a user's file labelled by hand)."""
+
+    def __init__(self, index: int, stored: bool, verdict: Verdict) -> None:
+        self.index, self.stored, self.verdict = index, stored, verdict
+        said = "passes it" if verdict.correct else f"fails it ({verdict.error_type or 'no error type'})"
+        super().__init__(
+            f"is {str(stored).lower()}, but the source checker (ACEBench's or BFCL's own reading) {said}"
+        )
+
+
 def acebench_item(item_id: str) -> AceItem:
     local = item_id.removeprefix("acebench:")
     found = item_by_id().get(local)
@@ -105,16 +116,22 @@ def labels_under(
     both readings to count ``(disagreements, compared)``; a candidate of an item we cannot re-check
     (a user's own item outside the shipped ACEBench subset and the installed BFCL) is not compared,
     and under ``"corrected"`` such an item is an error.
+
+    A stored label that the source reading contradicts raises :class:`LabelContradictsCheckerError`
+    (``index`` names the candidate): the source verdict is computed here anyway, so this costs
+    nothing, and a hand-labelled file cannot make a wrong candidate count as correct (or the
+    reverse). The verdict is :func:`check_candidate`'s, the dispatcher that re-checks stored
+    candidates (``native`` answer for ACEBench, the Hermes text for BFCL).
     """
     from harness_tasks.acebench import CORRECTED, READINGS
 
     if checker not in READINGS:
         raise ValueError(f"checker must be one of {READINGS}, got {checker!r}")
     labels, disagreements, compared = [], 0, 0
-    for candidate in candidates:
+    for index, candidate in enumerate(candidates):
         try:
-            verdicts = {
-                reading: check_candidate(source, item_id, candidate.text, candidate.native, reading).correct
+            full = {
+                reading: check_candidate(source, item_id, candidate.text, candidate.native, reading)
                 for reading in READINGS
             }
         except UnknownItemError:
@@ -122,6 +139,9 @@ def labels_under(
                 raise
             labels.append(candidate.correct)
             continue
+        if full[SOURCE].correct != candidate.correct:
+            raise LabelContradictsCheckerError(index, candidate.correct, full[SOURCE])
+        verdicts = {reading: verdict.correct for reading, verdict in full.items()}
         compared += 1
         disagreements += verdicts[SOURCE] != verdicts[CORRECTED]
         labels.append(candidate.correct if checker == SOURCE else verdicts[CORRECTED])

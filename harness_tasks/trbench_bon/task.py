@@ -91,7 +91,9 @@ def load_bon_dataset(
     beside the task's own ``dataset_kwargs``, and a shared name would be a TypeError.
     ``checker`` (``--metadata '{"checker": "corrected"}'``) picks the reading the labels use
     (:func:`harness_tasks.trbench_bon.sources.labels_under`); both readings are compared for
-    ``checker_disagreement_rate``.
+    ``checker_disagreement_rate``. Every label a run uses (the first ``n`` of each row) must be the
+    source checker's verdict on its candidate, else a :class:`CandidateFileError` naming file, row
+    and field, before the first generation (items we cannot re-check keep their labels).
     """
     n, seed = n_candidates, order_seed
     if protocol != "scalar":
@@ -117,6 +119,8 @@ def load_bon_dataset(
             )
         except sources.UnknownItemError as error:
             raise CandidateFileError(f"{where}: field 'item_id': {error} (checker={checker!r})") from None
+        except sources.LabelContradictsCheckerError as error:
+            raise CandidateFileError(f"{where}: field 'candidates[{error.index}].correct' {error}") from None
         docs.append(
             {
                 "item_id": candidate_set.item_id,
