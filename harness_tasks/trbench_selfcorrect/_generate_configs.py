@@ -22,7 +22,7 @@ from harness_tasks.trbench_selfcorrect.metrics import category_metrics, core_met
 
 TASK_DIR = Path(__file__).resolve().parent
 BASE_FILE = "_trbench_selfcorrect_yaml"
-VERSION = 3.0
+VERSION = 3.1
 PROTOCOL_TASK_PARTS = {
     "critic_reviser": "",
     "single": "single_",
