@@ -112,17 +112,8 @@ def test_fc_pointwise_shows_balanced_accuracy_beside_granite_guardians_reported_
 
 def test_plan_table_has_the_seven_splits_and_the_readmes_rows():
     table = tables()["plan_rewardbench"]
-    assert [c.header for c in table.columns][:9] == [
-        "PME",
-        "PMH",
-        "PSE",
-        "PSH",
-        "RR",
-        "SR",
-        "TI",
-        "Avg",
-        "Micro",
-    ]
+    headers = [c.header for c in table.columns if c.header not in ("95% CI", "Rank")]
+    assert headers[:9] == ["PME", "PMH", "PSE", "PSH", "RR", "SR", "TI", "Avg", "Micro"]
     rows = rows_by_label(table)
     skywork = rows["Skywork-Reward-V2-Qwen3-4B ♣"]
     # 6 pairs per split, every 5th pair of 42 scored lower: robust_recovery loses 2, the others 1
@@ -185,7 +176,10 @@ def test_markdown_has_a_section_per_benchmark_with_reported_rows_tagged(written)
     assert "Qwen-Plus" not in pointwise
     pairwise = section(markdown, "FC-RewardBench (pairwise)")
     assert "[reported]" not in pairwise
-    assert "| **ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇ | _81.25_ | **62.50** | +11.25 |" in pairwise
+    assert (
+        "| **ToolRM-Gen-Qwen3-4B-Thinking-2507** ◇ | _81.25_ | +7.50/−7.50 | 1–3 | **62.50** | +11.25 |"
+        in pairwise
+    )
     trbench = section(markdown, "TRBench-BFCL")
     assert "[reported]: reported in the paper (ToolRM, arXiv 2510.26167, Figure 2)" in trbench
     assert "Qwen-Plus" not in trbench and "granite" not in trbench
@@ -227,3 +221,20 @@ def test_html_tables_render_in_chromium(chromium, written, tmp_path):  # noqa: F
     assert pointwise["granite-guardian-4.1-8b ♡[reported]"][1] == "79.00"
     assert not any("granite" in label for label in rows)
     assert not any("[reported]" in label for label in row_texts(reader.tables["table-fc_rewardbench"]))
+
+
+def test_headline_intervals_give_ci_and_rank_columns_for_measured_rows_only():
+    built = tables()
+    for table_id, primary in [
+        ("fc_rewardbench", "Acc"),
+        ("fc_rewardbench_pointwise", "Bal. acc"),
+        ("plan_rewardbench", "Avg"),
+    ]:
+        headers = [c.header for c in built[table_id].columns]
+        at = headers.index(primary)
+        assert headers[at + 1 : at + 3] == ["95% CI", "Rank"], table_id
+        for row in built[table_id].rows:
+            assert (row.values.get("ci") is None) == row.reported, (table_id, row.label)
+    plan = rows_by_label(built["plan_rewardbench"])
+    lower, upper = plan["Skywork-Reward-V2-Qwen3-4B ♣"].intervals["avg"]
+    assert lower < 100 * 34 / 42 < upper
