@@ -18,6 +18,7 @@ from toolrm_leaderboard.metadata import ModelCatalog, ModelInfo
 from toolrm_leaderboard.paired import read_unit_scores
 from toolrm_leaderboard.paper import PAPER_CITATION, PAPER_DATA_BUILD, paper_rows
 from toolrm_leaderboard.read import CURVE_METRIC_PREFIXES, TaskResult, curve_points, reference_points
+from toolrm_leaderboard.reward_bench_specs import REWARD_BENCH_SPECS, RewardBenchSpec
 from toolrm_leaderboard.statistics_columns import add_statistics_columns
 from toolrm_leaderboard.table import (
     COUNT,
@@ -86,10 +87,15 @@ def build_tables(
     for spec in CURVES:
         if by_benchmark[spec.benchmark]:
             tables.append(build_curve_table(spec, by_benchmark[spec.benchmark], catalog, options))
+    for bench in REWARD_BENCH_SPECS:
+        with_reported = options.with_paper and bench.reported_rows is not None
+        if by_benchmark[bench.benchmark] or with_reported:
+            tables.append(build_reward_bench_table(bench, by_benchmark[bench.benchmark], catalog, options))
     if not tables:
         raise LeaderboardInputError(
-            "nothing to show: the inputs hold no TRBench results (tasks trbench_bfcl*, trbench_bon_*, "
-            "trbench_selfcorrect_*) and --with-paper was not given"
+            "nothing to show: the inputs hold no results of the leaderboard's tasks (trbench_bfcl*, "
+            "trbench_bon_*, trbench_selfcorrect_*, fc_rewardbench*, plan_rewardbench*) "
+            "and --with-paper was not given"
         )
     return tables
 
@@ -371,6 +377,74 @@ def _finish(table: Table, options: BuildOptions) -> Table:
     order_rows(table, descending=options.descending)
     add_statistics_columns(table)
     return table
+
+
+def build_reward_bench_table(
+    spec: RewardBenchSpec, results: list[TaskResult], catalog: ModelCatalog, options: BuildOptions
+) -> Table:
+    """FC-RewardBench (pairwise or pointwise) or Plan-RewardBench: one row per model and variant,
+    each from one full run; the sources' published rows beside them with ``--with-paper``."""
+    check_compatible(results)
+    runs, notes = assemble_rows(results, catalog.key_for, options.dedupe)
+    rows = []
+    for run in runs:
+        assert run.full is not None  # these tasks have no per-category variants
+        row, row_notes = _reward_bench_row(spec, run, catalog)
+        rows.append(row)
+        notes.extend(row_notes)
+    caption = spec.caption + _provenance(results)
+    table = Table(
+        spec.benchmark, spec.title, [c.column for c in spec.columns], spec.primary, rows, caption=caption
+    )
+    if options.with_paper and spec.reported_rows is not None:
+        table.rows.extend(spec.reported_rows())
+        table.reported_source = spec.reported_source
+        table.caption += (
+            f" Rows tagged [reported] are reported in {spec.reported_source} on the full Hub release; "
+            "they are not measured by us."
+        )
+    table.notes.extend(notes)
+    return _finish(table, options)
+
+
+def _reward_bench_row(spec: RewardBenchSpec, run: RowRun, catalog: ModelCatalog) -> tuple[Row, list[str]]:
+    result = run.full
+    assert result is not None
+    info, note = catalog.resolve(result.model_name, run.variant)
+    notes = [note] if note else []
+    values: dict[str, float | int | None] = {}
+    stderr: dict[str, float | None] = {}
+    intervals: dict[str, tuple[float, float]] = {}
+    for column in spec.columns:
+        key, metric = column.column.key, column.metric
+        if metric is None:
+            continue
+        value = result.metrics.get(metric)
+        if value is None or (column.judges_only and run.variant == "disc"):
+            values[key] = None
+        elif column.column.kind == COUNT:
+            values[key] = _as_count(value)
+        else:
+            values[key] = (1 - value if column.complement else value) * 100
+        if column.column.kind == SCORE:
+            stderr[key] = _percent(result.stderr.get(metric))
+            if metric in result.intervals:
+                intervals[key] = _percent_pair(result.intervals[metric])
+    count_key = spec.columns[-1].column.key  # the count of scored units closes every table
+    units = values.get(count_key)
+    if result.seconds is not None and isinstance(units, int) and units:
+        values["seconds_per_unit"] = result.seconds / units
+    missing = [key for key in spec.partial_keys if values.get(key) is None]
+    row = _row(info, run, values, stderr, partial=bool(missing), files=[result])
+    row.intervals = intervals
+    if missing:
+        notes.append(f"{row.label} ({run.variant}) is partial: no value for {', '.join(missing)}")
+    if result.limit is not None:
+        notes.append(
+            f"{row.label} ({run.variant}) was run with --limit {result.limit}: "
+            f"a sample of {units} units, not the whole benchmark"
+        )
+    return row, notes
 
 
 def _provenance(results: list[TaskResult]) -> str:

@@ -41,7 +41,8 @@ PIPED_WIDTH = 200
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="toolrm-leaderboard",
-        description="Tables (Markdown, LaTeX, HTML) and charts from lm-eval results of the TRBench tasks.",
+        description="Tables (Markdown, LaTeX, HTML) and charts from lm-eval results of the TRBench, "
+        "FC-RewardBench and Plan-RewardBench tasks.",
     )
     parser.add_argument(
         "inputs", nargs="*", type=Path,
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="folder to write the files to (without it: print only)")
     parser.add_argument(
         "--with-paper", action="store_true",
-        help="add the TRBench-BFCL numbers reported in the ToolRM paper, tagged [reported]",
+        help="add the published numbers, tagged [reported]: TRBench-BFCL (ToolRM paper), "
+        "Plan-RewardBench (its README), FC-RewardBench pointwise (Granite Guardian's README)",
     )  # fmt: skip
     parser.add_argument(
         "--formats", default=",".join(FORMATS),

@@ -49,19 +49,14 @@ def row_tags(row: Row) -> list[str]:
 def legend_lines(table: Table) -> list[str]:
     """What the marks, symbols and tags of this table mean (without the markup of the marks)."""
     competitors = "measured rows only" if any(not r.reported for r in table.rows) else "all rows"
-    partial = (
-        "; Avg and W-Avg only rows covering every category"
-        if any(c.skips_partial_rows for c in table.columns)
-        else ""
-    )
+    averages = [c.header for c in table.columns if c.skips_partial_rows]
+    partial = f"; {' and '.join(averages)} only rows covering every category" if averages else ""
     lines = [f"Marks compare {competitors}{partial}"]
     used = [variant for variant in MARKERS if any(r.variant == variant for r in table.rows)]
     if used:
         lines.append("; ".join(f"{MARKERS[v]} {MARKER_LEGEND[v]}" for v in used))
     if any(r.reported for r in table.rows):
-        lines.append(
-            f"{REPORTED_TAG}: reported in the paper (ToolRM, arXiv 2510.26167, Figure 2), not measured by us"
-        )
+        lines.append(f"{REPORTED_TAG}: reported in {table.reported_source}, not measured by us")
     if any(r.partial for r in table.rows):
         lines.append(f"{PARTIAL_TAG}: the run covers only some columns (see notes)")
     if any(r.sampled for r in table.rows):

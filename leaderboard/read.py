@@ -17,7 +17,7 @@ from harness_tasks.categories import CATEGORY_NAMES
 from harness_tasks.input_boundary import DataFormatError, read_json_file
 from toolrm_leaderboard.errors import LeaderboardInputError
 from toolrm_leaderboard.metric_checks import check_metric_consistency
-from toolrm_leaderboard.task_names import TRBENCH, TaskId, parse_task_name
+from toolrm_leaderboard.task_names import FC_PAIRWISE, FC_POINTWISE, PLAN, TRBENCH, TaskId, parse_task_name
 
 
 FILTER = "none"
@@ -105,7 +105,7 @@ def read_results_file(path: Path) -> tuple[list[TaskResult], list[str]]:
     for name, reported in document["results"].items():
         task = parse_task_name(name)
         if task is None:
-            notes.append(f"{path}: task {name!r} is not a TRBench task; ignored")
+            notes.append(f"{path}: task {name!r} is not a leaderboard task; ignored")
             continue
         if not isinstance(reported, dict):
             raise LeaderboardInputError(
@@ -140,12 +140,21 @@ def read_results_file(path: Path) -> tuple[list[TaskResult], list[str]]:
             )
         )
     if not results:
-        notes.append(f"{path}: holds no TRBench task; nothing from it is shown")
+        notes.append(f"{path}: holds no leaderboard task; nothing from it is shown")
     return results, notes
+
+
+HEADLINE_METRICS = {FC_PAIRWISE: "acc", FC_POINTWISE: "balanced_accuracy", PLAN: "avg"}
+"""The score each other benchmark ranks by (its source's headline number)."""
 
 
 def required_metrics(task: TaskId) -> tuple[str, ...]:
     """What a task's results must report for its row to be drawn (categories may be absent)."""
+    if task.benchmark == FC_POINTWISE:
+        return ("balanced_accuracy", "n_rows", "parse_failure_rate")
+    if task.benchmark in (FC_PAIRWISE, PLAN):
+        parse = ("invalid_rate",) if task.variant != "disc" else ()
+        return (HEADLINE_METRICS[task.benchmark], "n_pairs", *parse)
     if task.benchmark != TRBENCH:
         return ()  # curve tasks: at least one point, checked in _check_metrics
     if task.category is not None:
@@ -232,10 +241,10 @@ def _check_metrics(path: Path, task: TaskId, metrics: dict[str, float | None]) -
             raise LeaderboardInputError(
                 f"{where}: missing required metric {metric!r} (key '{metric},{FILTER}' in 'results')"
             )
-    for metric in ("w_avg", "avg"):
+    for metric in ("w_avg", "avg", HEADLINE_METRICS.get(task.benchmark)):
         if metric in required_metrics(task) and metrics[metric] is None:
             raise LeaderboardInputError(f"{where}: metric {metric!r} is NaN (the run scored no pairs)")
-    if task.benchmark != TRBENCH:
+    if task.benchmark in CURVE_METRIC_PREFIXES:
         prefix = CURVE_METRIC_PREFIXES[task.benchmark]
         if not curve_points(task, metrics):
             raise LeaderboardInputError(
@@ -278,8 +287,14 @@ def reference_points(metrics: dict[str, float | None]) -> dict[str, dict[int, fl
     return found
 
 
+FRACTION_METRICS = (
+    "w_avg", "avg", "invalid_rate", "acc", "pair_acc", "micro_acc", "balanced_accuracy", "accuracy",
+    "f1", "fpr", "fnr", "parse_failure_rate", "tie_rate", "position_consistency",
+)  # fmt: skip
+
+
 def _is_fraction_metric(metric: str) -> bool:
-    return metric in ("w_avg", "avg", "invalid_rate") or metric.startswith(
+    return metric in FRACTION_METRICS or metric.startswith(
         ("acc_", "acc_at_", *REFERENCE_METRIC_PREFIXES.values())
     )
 

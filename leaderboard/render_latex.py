@@ -17,6 +17,7 @@ _SPECIAL = {
     "<": "\\textless{}", ">": "\\textgreater{}", "|": "\\textbar{}",  # OT1 would print ¡, ¿, —
     "–": "--", "Δ": "$\\Delta$", "−": "$-$",
     "◇": "$\\diamondsuit$", "♡": "$\\heartsuit$", "♣": "$\\clubsuit$", "♠": "$\\spadesuit$",
+    "△": "$\\triangle$",
 }  # fmt: skip
 """Characters LaTeX would misread, and the non-ASCII ones our tables use (base LaTeX math only)."""
 

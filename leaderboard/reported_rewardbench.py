@@ -1,8 +1,8 @@
 """Published reference numbers for FC-RewardBench (pointwise) and Plan-RewardBench.
 
 Read from ``data/reported_*.tsv`` (transcribed from the sources' READMEs, cited in each file's
-header) and always marked ``reported``: they were not measured here. Not yet rendered by
-``toolrm-leaderboard``, whose tables are TRBench's; the rows are ready for a per-benchmark table.
+header) and always marked ``reported``: they were not measured here. Rendered by
+``toolrm-leaderboard --with-paper`` (see :mod:`toolrm_leaderboard.reward_bench_specs`).
 """
 
 from __future__ import annotations

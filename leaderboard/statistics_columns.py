@@ -24,7 +24,7 @@ import itertools
 from harness_tasks import uncertainty
 from toolrm_leaderboard.paired import compare, format_comparison, format_interval
 from toolrm_leaderboard.table import NUMBER, TEXT, Column, Row, Table, _base_row
-from toolrm_leaderboard.task_names import TRBENCH
+from toolrm_leaderboard.task_names import FC_PAIRWISE, FC_POINTWISE, PLAN, TRBENCH
 
 
 COST_COLUMNS = (
@@ -32,6 +32,9 @@ COST_COLUMNS = (
     ("tokens_per_unit", "tok/{unit}", "judge output tokens per {unit}"),
     ("calls_per_unit", "calls/{unit}", "judge calls (generations or RM forwards) per {unit}"),
 )
+
+COST_UNITS = {TRBENCH: "pair", FC_PAIRWISE: "pair", PLAN: "pair", FC_POINTWISE: "row"}
+"""What a table's cost columns count per (Best-of-N and self-correction: items)."""
 
 
 def add_statistics_columns(table: Table) -> None:
@@ -55,7 +58,7 @@ def add_statistics_columns(table: Table) -> None:
             )
     _insert_after(table, table.primary, after_primary)
     _insert_after(table, "delta", _add_comparisons(table))
-    unit = "pair" if table.table_id == TRBENCH else "item"
+    unit = COST_UNITS.get(table.table_id, "item")
     for key, header, description in COST_COLUMNS:
         if any(isinstance(row.values.get(key), int | float) for row in table.rows):
             table.columns.append(Column(key, header.format(unit=unit), NUMBER, description.format(unit=unit)))

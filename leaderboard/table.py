@@ -29,12 +29,13 @@ REFERENCE_HEADING = "Baselines of the candidate sets"
 """Column kinds: ranked percentage; signed gain in points; unranked percentage; integer; text made by
 the table builder (intervals, ranks, paired comparisons); a plain number (cost, two decimals)."""
 
-MARKERS: dict[str, str] = {"think": "◇", "no_think": "♡", "disc": "♣", "critic": "♠"}
+MARKERS: dict[str, str] = {"think": "◇", "no_think": "♡", "disc": "♣", "critic": "♠", "source": "△"}
 MARKER_LEGEND: dict[str, str] = {
     "think": "reasoning judge (think prompt)",
     "no_think": "non-reasoning judge (no_think prompt)",
     "disc": "discriminative RM (scalar score)",
     "critic": "critic that also gives a scalar score (paper rows)",
+    "source": "generative judge with the benchmark's own prompt",
 }
 
 
@@ -62,7 +63,7 @@ class Row:
     """Column key -> value, scores in percent (text for ``TEXT`` columns); ``None`` renders as a dash."""
     stderr: dict[str, float | None] = field(default_factory=dict)
     reported: bool = False
-    """Copied from the paper, not measured by us."""
+    """Copied from the paper (or the benchmark's own published results), not measured by us."""
     ours: bool = False
     partial: bool = False
     """Covers fewer categories (or N values) than the table's columns."""
@@ -102,6 +103,8 @@ class Table:
     """Baseline rows of the data rather than of a model (Best-of-N: oracle and random choice):
     label -> {score column key: percent}. Drawn under the model rows and as reference lines on the
     curve; never ranked, never a base for Δ."""
+    reported_source: str = "the paper (ToolRM, arXiv 2510.26167, Figure 2)"
+    """Where the table's ``reported`` rows come from (the legend of the ``[reported]`` tag)."""
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)

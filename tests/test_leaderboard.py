@@ -588,5 +588,5 @@ def test_nothing_to_show_is_an_error(tmp_path):
     _rename_task(document, "trbench_bfcl", "gsm8k")
     path = tmp_path / "results_2026-11-20T10-00-00.000000.json"
     path.write_text(json.dumps(document))
-    with pytest.raises(LeaderboardInputError, match="nothing to show: the inputs hold no TRBench results"):
+    with pytest.raises(LeaderboardInputError, match="nothing to show: the inputs hold no results"):
         tables_for(path)

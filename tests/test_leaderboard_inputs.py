@@ -175,7 +175,7 @@ def test_tasks_that_are_not_ours_are_skipped_with_a_note(tmp_path):
     path = _edited(tmp_path, add_other_task)
     results, notes = read_results([path])
     assert [r.task.name for r in results] == ["trbench_bfcl"]
-    assert notes == [f"{path}: task 'gsm8k' is not a TRBench task; ignored"]
+    assert notes == [f"{path}: task 'gsm8k' is not a leaderboard task; ignored"]
 
 
 def _catalog(tmp_path: Path, text: str) -> ModelCatalog:
@@ -253,7 +253,9 @@ def test_paper_file_is_marked_as_reported_and_complete():
 
 
 def test_paper_table_reproduces_the_printed_gains_and_marks():
-    [table] = build_tables([], ModelCatalog(), BuildOptions(with_paper=True))
+    table, *others = build_tables([], ModelCatalog(), BuildOptions(with_paper=True))
+    assert table.table_id == "trbench_bfcl"
+    assert [t.table_id for t in others] == ["fc_rewardbench_pointwise", "plan_rewardbench"]
     printed = {entry.row.label: entry.delta_reported for entry in load_paper_entries()}
     for row in table.rows:
         if printed[row.label] is None:
@@ -271,7 +273,7 @@ def test_paper_table_reproduces_the_printed_gains_and_marks():
 def test_paper_rows_sit_beside_measured_ones_without_taking_marks():
     results, _ = read_results([RUNS])
     catalog = load_model_catalog(FIXTURES / "models.yaml")
-    [table] = build_tables(results, catalog, BuildOptions(with_paper=True))
+    table = build_tables(results, catalog, BuildOptions(with_paper=True))[0]  # then the other benchmarks
     reported = [row for row in table.rows if row.reported]
     assert len(reported) == 37 and not any(row.marks for row in reported)
     measured = {row.label: row for row in table.rows if not row.reported}

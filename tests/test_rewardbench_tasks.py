@@ -145,6 +145,17 @@ def test_coin_lands_within_its_interval(runs):
     assert abs(point["balanced_accuracy"] - 0.5) <= 3 * math.sqrt(0.25 / 10 + 0.25 / 10) / 2
 
 
+def test_headline_intervals_bracket_the_estimate_and_collapse_when_every_unit_agrees(runs):
+    headline = {"fc_rewardbench": "acc", "fc_rewardbench_pointwise": "balanced_accuracy"}
+    for task in JUDGE_TASKS:
+        metric = headline.get(task, "avg")
+        coin = runs["coin"][task]
+        assert coin[f"{metric}_ci_lower"] <= coin[metric] <= coin[f"{metric}_ci_upper"], task
+        assert coin[f"{metric}_ci_upper"] - coin[f"{metric}_ci_lower"] > 0.05, task  # a real spread
+        correct = runs["correct"][task]
+        assert (correct[f"{metric}_ci_lower"], correct[f"{metric}_ci_upper"]) == (1.0, 1.0), task
+
+
 def test_pointwise_balanced_accuracy_matches_a_hand_computation(runs):
     metrics = runs["pattern"]["fc_rewardbench_pointwise"]
     # label 0 (10 correct calls): pairs 0 and 1 flagged -> TNR 8/10, FPR 2/10.

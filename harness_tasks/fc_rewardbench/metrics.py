@@ -25,14 +25,21 @@ strictly (a tie is wrong, as in TRBench-BFCL's disc task), per type and category
 ``tie_rate``, ``margin``; pairs not scored for length are counted in ``skipped_too_long`` only.
 
 Standard errors: binomial for proportions; for balanced accuracy the two recalls' errors combined.
+95% intervals of the headline metrics, ``acc_ci_lower`` / ``acc_ci_upper`` and
+``balanced_accuracy_ci_lower`` / ``_ci_upper``: the seeded percentile bootstrap of
+:mod:`harness_tasks.uncertainty` (1,000 rounds), over pairs for ``acc`` (a pair's judgments in both
+orders move together) and over rows within each label for balanced accuracy (the label counts are
+fixed by the benchmark), so the leaderboard shows a 95% CI and Rank for these tasks.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
+from harness_tasks import uncertainty
 from harness_tasks.fc_rewardbench.dataset import CATEGORIES, ERROR_TYPE_KEYS, OTHER
 
 
@@ -78,6 +85,47 @@ def _carried(field: str) -> Aggregation:
     return lambda records: max((int(r.get(field, 0)) for r in records), default=0)
 
 
+def interval_bounds(name: str, interval_of: Callable[[list[Record]], uncertainty.Interval]) -> dict:
+    """``<name>_ci_lower`` / ``<name>_ci_upper`` aggregations (NaN when nothing was scored)."""
+
+    def bound(which: str) -> Aggregation:
+        return lambda records: getattr(interval_of(records), which)
+
+    return {f"{name}_ci_lower": (bound("lower"), True), f"{name}_ci_upper": (bound("upper"), True)}
+
+
+@lru_cache(maxsize=8)
+def _bootstrap(units: tuple[tuple[str, float, float], ...], macro: bool) -> uncertainty.Interval:
+    """One interval from ``(stratum, hits, count)`` units: pooled ratio, or the mean of the
+    strata's ratios (``macro``); cached because lm-eval asks for each bound separately."""
+    statistic = uncertainty.mean_of_stratum_ratios() if macro else uncertainty.pooled_ratio()
+    columns = [(hits, count) for _, hits, count in units]
+    strata = [stratum for stratum, _, _ in units]
+    return uncertainty.bootstrap(columns, {"value": statistic}, strata=strata if macro else None)["value"]
+
+
+def _acc_interval(records: list[Record]) -> uncertainty.Interval:
+    """``acc`` over pairs: each pair's judgments (both orders; a lone row alone) are one unit."""
+    by_pair: dict[str, list[float]] = {}
+    for record in records:
+        by_pair.setdefault(str(record["pair_id"]), []).append(float(_right(record)))
+    units = tuple(("all", sum(hits), float(len(hits))) for _, hits in sorted(by_pair.items()))
+    return _bootstrap(units, macro=False)
+
+
+def _rm_acc_interval(records: list[Record]) -> uncertainty.Interval:
+    scored = sorted((str(r["pair_id"]), float(_rm_right(r))) for r in records if _scored(r))
+    return _bootstrap(tuple(("all", hit, 1.0) for _, hit in scored), macro=False)
+
+
+def _balanced_accuracy_interval(records: list[Record]) -> uncertainty.Interval:
+    """Rows resampled within their label; the statistic is the mean of the two recalls."""
+    units = sorted(
+        (str(record["label"]), float(predicted_label(record) == record["label"]), 1.0) for record in records
+    )
+    return _bootstrap(tuple(units), macro=True)
+
+
 # --- pairwise judges ---------------------------------------------------------------------------
 
 
@@ -119,6 +167,7 @@ def _consistent(first: Record, second: Record) -> bool:
 
 def _pairwise_table() -> dict[str, tuple[Aggregation, bool]]:
     table = _with_stderr("acc", _every, _right, True)
+    table |= interval_bounds("acc", _acc_interval)
     table["pair_acc"] = (_pair_rate(lambda a, b: _right(a) and _right(b)), True)
     table["pair_acc_stderr"] = (_pair_rate(lambda a, b: _right(a) and _right(b), True), False)
     for group in ERROR_GROUPS:
@@ -183,6 +232,7 @@ def _pointwise_table() -> dict[str, tuple[Aggregation, bool]]:
     table: dict[str, tuple[Aggregation, bool]] = {
         "balanced_accuracy": (balanced_accuracy, True),
         "balanced_accuracy_stderr": (balanced_accuracy_stderr, False),
+        **interval_bounds("balanced_accuracy", _balanced_accuracy_interval),
     }
     table |= _with_stderr("accuracy", _every, lambda r: predicted_label(r) == r["label"], True)
     table["f1"] = (f1, True)
@@ -223,6 +273,7 @@ def _margin(records: list[Record]) -> float:
 
 def _disc_table() -> dict[str, tuple[Aggregation, bool]]:
     table = _with_stderr("acc", _scored, _rm_right, True)
+    table |= interval_bounds("acc", _rm_acc_interval)
     for group in ERROR_GROUPS:
         table[f"acc_err_{group}"] = (
             _rate(lambda r, g=group: _scored(r) and r["error_type_key"] == g, _rm_right),

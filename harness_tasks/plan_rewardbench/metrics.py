@@ -19,14 +19,20 @@ Scalar RMs (each trajectory scored alone; a pair is one sample, as the source's 
 1 when score(chosen) - score(rejected) > 1e-4, 0.5 when ``|difference| <= 1e-4``, else 0; the
 same split, macro, tie and length metrics; ``margin``; ``skipped_too_long`` pairs (a trajectory
 over the model's positions; the source truncates instead) are in no other metric.
+
+``avg_ci_lower`` / ``avg_ci_upper``: the 95% interval of ``avg`` by the seeded percentile bootstrap
+of :mod:`harness_tasks.uncertainty` (1,000 rounds), resampling pairs (a judge's two orders move
+together) within each split, whose size the benchmark fixes; the leaderboard's 95% CI and Rank.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+from harness_tasks import uncertainty
 from harness_tasks.plan_rewardbench.dataset import SPLITS
 from harness_tasks.plan_rewardbench.rendering import BIN_NAMES
 
@@ -100,6 +106,26 @@ def macro_average_stderr(samples: list[Record]) -> float:
     return math.sqrt(sum(mean_stderr(s) ** 2 for s in by_split.values())) / len(by_split)
 
 
+@lru_cache(maxsize=8)
+def _macro_interval(units: tuple[tuple[str, str, float, float], ...]) -> uncertainty.Interval:
+    """``(split, pair id, score sum, samples)`` units -> the interval of the macro-average."""
+    strata = [split for split, _, _, _ in units]
+    columns = [(score, count) for _, _, score, count in units]
+    statistics = {"avg": uncertainty.mean_of_stratum_ratios()}
+    return uncertainty.bootstrap(columns, statistics, strata=strata)["avg"]
+
+
+def avg_interval(samples: list[Record]) -> uncertainty.Interval:
+    """Samples grouped into pairs (both orders of a judged pair are one unit), in canonical order."""
+    by_pair: dict[tuple[str, str], list[float]] = {}
+    for sample in samples:
+        by_pair.setdefault((sample["split"], str(sample["pair_id"])), []).append(sample["score"])
+    units = tuple(
+        (split, pair, sum(scores), float(len(scores))) for (split, pair), scores in sorted(by_pair.items())
+    )
+    return _macro_interval(units)
+
+
 def _scores_where(select: Callable[[Record], bool], stat: Callable[[list[float]], float]):
     return lambda samples: stat([s["score"] for s in samples if select(s)])
 
@@ -123,6 +149,8 @@ def _shared_table(to_samples: Callable[[list[Record]], list[Record]]) -> dict[st
     table: dict[str, tuple[Aggregation, bool]] = {
         "avg": (over(macro_average), True),
         "avg_stderr": (over(macro_average_stderr), False),
+        "avg_ci_lower": (over(lambda samples: avg_interval(samples).lower), True),
+        "avg_ci_upper": (over(lambda samples: avg_interval(samples).upper), True),
         "micro_acc": (over(_scores_where(_every, mean)), True),
         "micro_acc_stderr": (over(_scores_where(_every, mean_stderr)), False),
     }
