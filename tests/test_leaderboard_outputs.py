@@ -369,4 +369,6 @@ def test_html_page_carries_the_interval_columns(written_paired):
     texts = row_texts(table)
     assert texts["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇"][13] == "1–3"
     assert texts["M-Prometheus-7B ◇[sample]"][16] == "≠ units"
-    assert texts["Qwen3-4B-Thinking-2507 ◇"][-1] == "10.00"
+    headers = [h["text"] for h in table["headers"]]
+    assert headers[-2:] == ["s/pair", "tok/pair"]
+    assert texts["Qwen3-4B-Thinking-2507 ◇"][-2:] == ["10.00", "825.00"]
