@@ -19,7 +19,9 @@ Each section runs in a scratch folder laid out like the clone the README's comma
 section wrote run in that section's folder after it (:data:`CHAINED`: the re-scoring and the
 leaderboard read the judge run's ``results/``).
 A line marked ``# GPU only`` or ``# needs the Hub`` (no network here; the README shows the same
-command on the shipped fixture) is recognised and skipped. The ``make`` targets of the Quick start
+command on the shipped fixture) is recognised and skipped. The Quick start's and Speed's other
+commands are quoted in prose, not in ```bash blocks (the GPU script, the minutes-long examples).
+The ``make`` targets of the Quick start
 (``make demo``, ``make test``) are not run: ``make test`` is this suite, which cannot run inside
 itself, and ``make demo`` runs the same commands on larger samples (minutes). Plain ``lm_eval`` is
 also run in a subprocess whose ``sys.path`` holds nothing from ``tests/``.
@@ -52,6 +54,7 @@ SECTIONS = (
     "Uncertainty, paired comparisons and re-scoring",
     "Training ToolRMs",
     "Preference data and the leaderboard",
+    "Development",
 )
 NOT_RUN = {"Quick start (fresh clone)": "make "}
 """Sections whose commands are all ``make`` targets (see the module docstring)."""
