@@ -23,7 +23,6 @@ from harness_tasks import TASKS_DIR
 from harness_tasks.plan_rewardbench.dataset import SPLITS
 
 
-TESTS_DIR = Path(__file__).resolve().parent
 TASKS = ["fc_rewardbench_disc", "plan_rewardbench_disc"]
 FIXTURE = {"dataset_path": "fixture"}
 
@@ -82,7 +81,7 @@ def test_vllm_rm_scores_both_benchmarks(tiny_classifier_dir, tmp_path):
     """Slow (a vLLM CPU engine start, ~1 min): the only check that vllm-rm reads these tasks."""
     pytest.importorskip("vllm")
     command = [
-        sys.executable, str(TESTS_DIR / "toolrm_eval_vllm_cpu.py"), "run",
+        str(Path(sys.executable).with_name("toolrm-eval")), "run",
         "--model", "vllm-rm",
         "--model_args",
         f"pretrained={tiny_classifier_dir},dtype=float32,max_model_len=16384,gpu_memory_utilization=0.3,"
