@@ -43,13 +43,47 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(FunctionTag, lambda dumper, value: dumper.represent_scalar("!function", str(value)))
 
 
-def metric_list(metrics: Mapping[str, tuple[Any, bool]]) -> list[dict[str, Any]]:
+def zero_shot_custom_dataset(dataset_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a zero-shot task whose ``utils.load_dataset`` builds the ``test`` split.
+
+    The empty few-shot pool matters: without it lm-eval converts the test split again for few-shot.
+    """
+    return {
+        "custom_dataset": FunctionTag("utils.load_dataset"),
+        "dataset_kwargs": dataset_kwargs,
+        "test_split": "test",
+        "num_fewshot": 0,
+        "fewshot_config": {"samples": []},
+    }
+
+
+def greedy_generation_kwargs(max_gen_toks: int) -> dict[str, Any]:
+    """Greedy decoding with no stop string: the judge settings of sources that publish them at
+    temperature 0 (Plan-RewardBench's script, Granite Guardian's FC-RewardBench runner)."""
+    return {"until": [], "do_sample": False, "temperature": 0.0, "max_gen_toks": max_gen_toks}
+
+
+def scalar_rm_request(doc_to_text: str, process_results: str) -> dict[str, Any]:
+    """How a task asks a scalar reward model (``hf-rm`` / ``vllm-rm``): one loglikelihood request
+    per choice, which the model answers with its score; ``utils.doc_to_choice`` gives the choices."""
+    return {
+        "output_type": "multiple_choice",
+        "doc_to_text": FunctionTag(doc_to_text),
+        "doc_to_choice": FunctionTag("utils.doc_to_choice"),
+        "doc_to_target": 0,
+        "target_delimiter": "",
+        "process_results": FunctionTag(process_results),
+    }
+
+
+def metric_list(metrics: Mapping[str, tuple[Any, bool]], prefix: str = "") -> list[dict[str, Any]]:
     """``metric_list`` entries for a ``{name: (aggregation, higher_is_better)}`` table.
 
-    Each aggregation is the ``utils.agg_<name>`` global the task's ``utils.py`` exports.
+    Each aggregation is the ``utils.agg_<prefix><name>`` global the task's ``utils.py`` exports
+    (a prefix where one ``utils.py`` serves several task kinds).
     """
     return [
-        {"metric": name, "aggregation": FunctionTag(f"utils.agg_{name}"), "higher_is_better": higher}
+        {"metric": name, "aggregation": FunctionTag(f"utils.agg_{prefix}{name}"), "higher_is_better": higher}
         for name, (_, higher) in metrics.items()
     ]
 

@@ -15,7 +15,15 @@ from harness_tasks.fc_rewardbench.dataset import HUB_DATASET, HUB_REVISION
 from harness_tasks.fc_rewardbench.loader import PAIRWISE_MAX_GEN_TOKENS, POINTWISE_MAX_GEN_TOKENS
 from harness_tasks.fc_rewardbench.metrics import DISC_METRICS, PAIRWISE_METRICS, POINTWISE_METRICS
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.task_yaml import FunctionTag, reference_generation_kwargs, write_files
+from harness_tasks.task_yaml import (
+    FunctionTag,
+    greedy_generation_kwargs,
+    metric_list,
+    reference_generation_kwargs,
+    scalar_rm_request,
+    write_files,
+    zero_shot_custom_dataset,
+)
 from harness_tasks.task_yaml import rendered_files as render_task_files
 
 
@@ -24,23 +32,8 @@ VERSION = 1.0
 METADATA = {"version": VERSION, "data_build": f"hub:{HUB_DATASET}@{HUB_REVISION}"}
 
 
-def metric_list(kind: str, table: dict) -> list[dict]:
-    return [
-        {"metric": name, "aggregation": FunctionTag(f"utils.agg_{kind}_{name}"), "higher_is_better": higher}
-        for name, (_, higher) in table.items()
-    ]
-
-
 def _common(kind: str, variant: str | None) -> dict:
-    kwargs = {"kind": kind} | ({"prompt_variant": variant} if variant else {})
-    return {
-        "custom_dataset": FunctionTag("utils.load_dataset"),
-        "dataset_kwargs": kwargs,
-        "test_split": "test",
-        "num_fewshot": 0,
-        # zero-shot: without an empty pool lm-eval converts the test split again for few-shot
-        "fewshot_config": {"samples": []},
-    }
+    return zero_shot_custom_dataset({"kind": kind} | ({"prompt_variant": variant} if variant else {}))
 
 
 def pairwise_base() -> dict:
@@ -51,7 +44,7 @@ def pairwise_base() -> dict:
         "doc_to_target": FunctionTag("utils.doc_to_target"),
         "process_results": FunctionTag("utils.process_pairwise"),
         "generation_kwargs": reference_generation_kwargs(PAIRWISE_MAX_GEN_TOKENS),
-        "metric_list": metric_list("pairwise", PAIRWISE_METRICS),
+        "metric_list": metric_list(PAIRWISE_METRICS, prefix="pairwise_"),
         "metadata": METADATA,
     }
 
@@ -64,13 +57,8 @@ def pointwise_base() -> dict:
         "doc_to_target": FunctionTag("utils.doc_to_label"),
         "process_results": FunctionTag("utils.process_pointwise"),
         # Granite Guardian's runner: greedy, 4,096 new tokens
-        "generation_kwargs": {
-            "until": [],
-            "do_sample": False,
-            "temperature": 0.0,
-            "max_gen_toks": POINTWISE_MAX_GEN_TOKENS,
-        },
-        "metric_list": metric_list("pointwise", POINTWISE_METRICS),
+        "generation_kwargs": greedy_generation_kwargs(POINTWISE_MAX_GEN_TOKENS),
+        "metric_list": metric_list(POINTWISE_METRICS, prefix="pointwise_"),
         "metadata": METADATA,
     }
 
@@ -79,13 +67,8 @@ def disc_base() -> dict:
     return {
         **_common("disc", None),
         # The RM answers each choice's loglikelihood request with its score.
-        "output_type": "multiple_choice",
-        "doc_to_text": FunctionTag("utils.doc_to_conversation"),
-        "doc_to_choice": FunctionTag("utils.doc_to_choice"),
-        "doc_to_target": 0,
-        "target_delimiter": "",
-        "process_results": FunctionTag("utils.process_disc"),
-        "metric_list": metric_list("disc", DISC_METRICS),
+        **scalar_rm_request("utils.doc_to_conversation", "utils.process_disc"),
+        "metric_list": metric_list(DISC_METRICS, prefix="disc_"),
         "metadata": METADATA,
     }
 
