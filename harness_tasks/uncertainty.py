@@ -197,21 +197,33 @@ def paired_difference(
     mean_of_strata: bool = False,
     rounds: int = DEFAULT_ROUNDS,
     seed: int = DEFAULT_SEED,
+    first_counts: Sequence[float] | None = None,
+    second_counts: Sequence[float] | None = None,
 ) -> Difference:
     """``mean(first) - mean(second)`` over the same units, resampled together.
 
     ``first`` and ``second`` are per-unit scores in the same unit order; ``mean_of_strata`` compares
-    unweighted means of the stratum means (TRBench ``Avg``) instead of pooled means (W-Avg).
+    unweighted means of the stratum means (TRBench ``Avg``, Plan-RewardBench ``avg``, balanced
+    accuracy over labels) instead of pooled means (W-Avg). A unit that holds several judgments (a
+    pair judged in both orders) gives its score *sum* and its judgment count in ``*_counts``, so
+    each side's statistic is sum(scores) / sum(counts), exactly its headline metric; without counts
+    every unit counts once.
     """
     a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"paired scores must be two equal-length vectors, got {a.shape} and {b.shape}")
-    columns = np.column_stack([a, b, np.ones_like(a)])
+    a_counts, b_counts = (
+        np.ones_like(a) if counts is None else np.asarray(counts, dtype=float)
+        for counts in (first_counts, second_counts)
+    )
+    if a_counts.shape != a.shape or b_counts.shape != b.shape:
+        raise ValueError(f"unit counts must match the scores' shape {a.shape}")
+    columns = np.column_stack([a, a_counts, b, b_counts])
     codes, n_strata = _strata_codes(strata, len(a))
     statistic = (
-        difference(mean_of_stratum_ratios(0, 2), mean_of_stratum_ratios(1, 2))
+        difference(mean_of_stratum_ratios(0, 1), mean_of_stratum_ratios(2, 3))
         if mean_of_strata
-        else difference(pooled_ratio(0, 2), pooled_ratio(1, 2))
+        else difference(pooled_ratio(0, 1), pooled_ratio(2, 3))
     )
     if not len(a):
         return Difference(math.nan, math.nan, math.nan, math.nan, 0)
@@ -219,8 +231,17 @@ def paired_difference(
     replicates = statistic(
         stratum_sums(resample_weights(codes, n_strata, rounds, seed), columns, codes, n_strata)
     )
+    # a mean of ratios leaves float noise (±1e-15) where the two sides are equal; the p-value
+    # counts rounds at or beyond 0, so noise must not decide which side of 0 an equal round falls
+    replicates = np.where(np.abs(replicates) < ZERO_TOLERANCE, 0.0, replicates)
+    if abs(observed) < ZERO_TOLERANCE:
+        observed = 0.0
     lower, upper = _percentiles(replicates)
     return Difference(observed, lower, upper, _bootstrap_p_value(replicates), len(a))
+
+
+ZERO_TOLERANCE = 1e-9
+"""A paired difference this close to 0 is 0 (scores are fractions or points: real gaps are far larger)."""
 
 
 def mcnemar_exact_p(first_only: int, second_only: int) -> float:

@@ -437,6 +437,7 @@ def _reward_bench_row(spec: RewardBenchSpec, run: RowRun, catalog: ModelCatalog)
     missing = [key for key in spec.partial_keys if values.get(key) is None]
     row = _row(info, run, values, stderr, partial=bool(missing), files=[result])
     row.intervals = intervals
+    row.units = read_unit_scores(result)  # the primary metric's units, for the paired columns
     if missing:
         notes.append(f"{row.label} ({run.variant}) is partial: no value for {', '.join(missing)}")
     if result.limit is not None:

@@ -221,6 +221,19 @@ def test_html_tables_render_in_chromium(chromium, written, tmp_path):  # noqa: F
     assert pointwise["granite-guardian-4.1-8b ♡[reported]"][1] == "79.00"
     assert not any("granite" in label for label in rows)
     assert not any("[reported]" in label for label in row_texts(reader.tables["table-fc_rewardbench"]))
+    # paired comparisons from the sample logs, drawn as in the TRBench table
+    built = tables()
+    for table_id in ("fc_rewardbench", "plan_rewardbench"):
+        shown = reader.tables[f"table-{table_id}"]
+        headers = [h["text"] for h in shown["headers"]]
+        at = headers.index("Δ base (95% CI, p)")
+        assert headers[at + 1] == "vs above (95% CI, p)"
+        toolrm = rows_by_label(built[table_id])["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇"]
+        cells = row_texts(shown)["ToolRM-Gen-Qwen3-4B-Thinking-2507 ◇"]
+        assert cells[at] == toolrm.values["delta_paired"] and cells[at].startswith("+")
+    assert "vs above (95% CI, p)" in [
+        h["text"] for h in reader.tables["table-fc_rewardbench_pointwise"]["headers"]
+    ]
 
 
 def test_headline_intervals_give_ci_and_rank_columns_for_measured_rows_only():

@@ -104,25 +104,45 @@ def _bootstrap(units: tuple[tuple[str, float, float], ...], macro: bool) -> unce
     return uncertainty.bootstrap(columns, {"value": statistic}, strata=strata if macro else None)["value"]
 
 
-def _acc_interval(records: list[Record]) -> uncertainty.Interval:
-    """``acc`` over pairs: each pair's judgments (both orders; a lone row alone) are one unit."""
+# The units each headline metric averages over: the intervals below resample them, and the
+# leaderboard's paired comparisons (``toolrm_leaderboard.paired``) read them from the sample log.
+
+
+def acc_units(records: list[Record]) -> list[tuple[str, float, float]]:
+    """Judges' ``acc`` by pair: ``(pair id, right judgments, judgments)`` in pair-id order; a pair's
+    two orders are one unit (a lone row is a unit of one), so sum(right) / sum(judgments) = ``acc``."""
     by_pair: dict[str, list[float]] = {}
     for record in records:
         by_pair.setdefault(str(record["pair_id"]), []).append(float(_right(record)))
-    units = tuple(("all", sum(hits), float(len(hits))) for _, hits in sorted(by_pair.items()))
-    return _bootstrap(units, macro=False)
+    return [(pair, sum(hits), float(len(hits))) for pair, hits in sorted(by_pair.items())]
+
+
+def rm_acc_units(records: list[Record]) -> list[tuple[str, float, float]]:
+    """Scalar RMs' ``acc`` by scored pair: ``(pair id, 1 if chosen scored strictly higher, 1)``."""
+    return sorted((str(r["pair_id"]), float(_rm_right(r)), 1.0) for r in records if _scored(r))
+
+
+def balanced_accuracy_units(records: list[Record]) -> list[tuple[str, str, float]]:
+    """Pointwise rows: ``(row id, label, 1 if the scored label is right)``; a row is one output of a
+    pair (``<pair id>:<label>``). Balanced accuracy is the mean over labels of each label's mean."""
+    return [
+        (f"{record['pair_id']}:{record['label']}", str(record["label"]), _row_right(record))
+        for record in records
+    ]
+
+
+def _acc_interval(records: list[Record]) -> uncertainty.Interval:
+    """``acc`` over pairs: each pair's judgments (both orders; a lone row alone) are one unit."""
+    return _bootstrap(tuple(("all", hits, count) for _, hits, count in acc_units(records)), macro=False)
 
 
 def _rm_acc_interval(records: list[Record]) -> uncertainty.Interval:
-    scored = sorted((str(r["pair_id"]), float(_rm_right(r))) for r in records if _scored(r))
-    return _bootstrap(tuple(("all", hit, 1.0) for _, hit in scored), macro=False)
+    return _bootstrap(tuple(("all", hit, 1.0) for _, hit, _ in rm_acc_units(records)), macro=False)
 
 
 def _balanced_accuracy_interval(records: list[Record]) -> uncertainty.Interval:
     """Rows resampled within their label; the statistic is the mean of the two recalls."""
-    units = sorted(
-        (str(record["label"]), float(predicted_label(record) == record["label"]), 1.0) for record in records
-    )
+    units = sorted((str(record["label"]), _row_right(record), 1.0) for record in records)
     return _bootstrap(tuple(units), macro=True)
 
 
@@ -197,6 +217,10 @@ PAIRWISE_METRICS = _pairwise_table()
 def predicted_label(record: Record) -> int:
     """The label scored: a missing prediction is the wrong label (Granite's rule)."""
     return record["pred"] if record["pred"] is not None else 1 - record["label"]
+
+
+def _row_right(record: Record) -> float:
+    return float(predicted_label(record) == record["label"])
 
 
 def confusion(records: list[Record]) -> tuple[int, int, int, int]:

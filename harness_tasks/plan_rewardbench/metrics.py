@@ -115,15 +115,24 @@ def _macro_interval(units: tuple[tuple[str, str, float, float], ...]) -> uncerta
     return uncertainty.bootstrap(columns, statistics, strata=strata)["avg"]
 
 
-def avg_interval(samples: list[Record]) -> uncertainty.Interval:
-    """Samples grouped into pairs (both orders of a judged pair are one unit), in canonical order."""
+def avg_units(samples: list[Record]) -> list[tuple[str, str, float, float]]:
+    """The units ``avg`` averages over: ``(split, pair id, score sum, samples)`` in canonical order.
+
+    A judged pair's two orders are one unit; ``avg`` is the mean over splits of sum(scores) /
+    sum(samples) within the split. Shared by :func:`avg_interval` and the leaderboard's paired
+    comparisons (``toolrm_leaderboard.paired``), so both resample the same units.
+    """
     by_pair: dict[tuple[str, str], list[float]] = {}
     for sample in samples:
         by_pair.setdefault((sample["split"], str(sample["pair_id"])), []).append(sample["score"])
-    units = tuple(
+    return [
         (split, pair, sum(scores), float(len(scores))) for (split, pair), scores in sorted(by_pair.items())
-    )
-    return _macro_interval(units)
+    ]
+
+
+def avg_interval(samples: list[Record]) -> uncertainty.Interval:
+    """Samples grouped into pairs (both orders of a judged pair are one unit), in canonical order."""
+    return _macro_interval(tuple(avg_units(samples)))
 
 
 def _scores_where(select: Callable[[Record], bool], stat: Callable[[list[float]], float]):
