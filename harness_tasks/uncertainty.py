@@ -17,7 +17,10 @@ metric at once:
 
 Paired comparisons resample the *same* units for both judges in every round, so the spread of the
 difference reflects only the units where they disagree; the two-sided p-value inverts the
-percentile interval (the smallest level at which it excludes 0), floored at ``1/(rounds+1)``.
+percentile interval (the smallest level at which it excludes 0), floored at ``1/(rounds+1)``. A
+unit holding several judgments (a pair judged in both orders) carries its count, so each side's
+statistic is its headline metric exactly; a round's difference within ``ZERO_TOLERANCE`` of 0 is 0
+(a mean of stratum ratios leaves float noise where both sides are equal).
 McNemar's exact test is given for 0/1 outcomes as a cross-check that needs no resampling.
 
 Rank bounds follow Chatbot Arena: the best rank a row can claim is 1 + the number of rows whose

@@ -190,6 +190,27 @@ def test_stratified_difference_of_category_means():
     assert difference.estimate == pytest.approx(0.375)
 
 
+def test_unit_counts_make_the_statistic_the_pooled_mean_over_judgments():
+    # two units of two judgments and one lone judgment: sum(right) / sum(judgments) on each side
+    difference = uncertainty.paired_difference(
+        [2, 1, 1], [1, 1, 0], first_counts=[2, 2, 1], second_counts=[2, 2, 1]
+    )
+    assert difference.estimate == pytest.approx(4 / 5 - 2 / 5)
+
+
+def test_equal_strata_means_give_the_same_test_as_the_pooled_mean():
+    # equal-sized strata: the mean of the strata means is the pooled mean in every round, so the
+    # paired test must not change with the statistic (float noise at 0 must not decide the p-value)
+    rng = random.Random(0)
+    first = [100 * float(rng.random() < 0.8) for _ in range(60)]  # in points, as the leaderboard
+    second = [100 * float(rng.random() < 0.75) for _ in range(60)]
+    strata = [i % 2 for i in range(60)]
+    macro = uncertainty.paired_difference(first, second, strata=strata, mean_of_strata=True)
+    pooled = uncertainty.paired_difference(first, second, strata=strata)
+    assert macro.p_value == pooled.p_value
+    assert (macro.lower, macro.upper) == pytest.approx((pooled.lower, pooled.upper))
+
+
 def test_rank_bounds_follow_the_arena_rule():
     intervals = [(0.70, 0.80), (0.65, 0.75), (0.50, 0.60), (0.55, 0.66), (math.nan, math.nan)]
     ranks = uncertainty.rank_bounds(intervals)
