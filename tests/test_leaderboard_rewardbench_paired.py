@@ -34,7 +34,7 @@ INSTRUCT, SKYWORK = "Qwen__Qwen3-4B-Instruct-2507", "Skywork__Skywork-Reward-V2-
 
 
 def log_records(folder: Path, model_dir: str, task: str, metric: str) -> list[dict]:
-    [log] = (folder / model_dir).glob(f"samples_{task}_*.jsonl")
+    [log] = (folder / model_dir).glob(f"samples_{task}_2*.jsonl")  # the time stamp: not a longer task name
     return [json.loads(line)[metric] for line in log.read_text().splitlines()]
 
 
@@ -167,7 +167,7 @@ def test_rows_on_different_units_are_never_compared_and_the_table_says_so(
 ):
     folder = tmp_path / "rewardbench"
     shutil.copytree(REWARDBENCH, folder)
-    [log] = (folder / model_dir).glob(f"samples_{task}_*.jsonl")
+    [log] = (folder / model_dir).glob(f"samples_{task}_2*.jsonl")  # the time stamp: not a longer task name
     lines = log.read_text().splitlines()
     log.write_text("\n".join(lines[:-2]) + "\n")  # a run on another sample: its last unit missing
     table = tables(with_paper=False, inputs=(folder,))[table_id]
@@ -238,7 +238,9 @@ def test_with_strata_of_unequal_size_the_difference_is_of_the_mean_over_strata(
     shutil.copytree(REWARDBENCH, folder)
     units = []
     for model_dir, task in tasks.items():
-        [log] = (folder / model_dir).glob(f"samples_{task}_*.jsonl")
+        [log] = (folder / model_dir).glob(
+            f"samples_{task}_2*.jsonl"
+        )  # the time stamp: not a longer task name
         drop_units(log, metric, dropped)
         units.append(units_of(log_records(folder, model_dir, task, metric)))
     row = rows_by_label(tables(with_paper=False, inputs=(folder,))[table_id])[first_label]
@@ -246,3 +248,72 @@ def test_with_strata_of_unequal_size_the_difference_is_of_the_mean_over_strata(
     pooled, _ = direct_cell(*units, macro=False)
     assert row.values[key] == cell
     assert abs(macro.estimate - pooled.estimate) > 0.5  # the headline's unit weighting matters here
+
+
+# --- through real lm-eval runs: the files its evaluation tracker writes, read by the leaderboard ---
+
+REAL_TASKS = ["fc_rewardbench", "fc_rewardbench_pointwise", "plan_rewardbench"]
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two scripted judges (always right; a fair coin, the first's declared base) run by lm-eval on
+    the tasks' offline fixtures with ``--log_samples``, saved as lm-eval's CLI saves them."""
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+    from scripted_rewardbench_judges import ScriptedRewardBenchJudge  # noqa: F401  (registers it)
+
+    from harness_tasks import TASKS_DIR
+
+    out = tmp_path_factory.mktemp("rewardbench_runs")
+    manager = TaskManager(
+        include_path=str(TASKS_DIR), include_defaults=False, metadata={"dataset_path": "fixture"}
+    )
+    for strategy in ("coin", "correct"):
+        tracker = EvaluationTracker(output_path=str(out))
+        results = lm_eval.simple_evaluate(
+            model="scripted-rewardbench-judge",
+            model_args=f"strategy={strategy},pretrained=scripted/{strategy}",
+            tasks=REAL_TASKS,
+            task_manager=manager,
+            bootstrap_iters=0,
+            log_samples=True,
+            evaluation_tracker=tracker,
+        )
+        samples = results.pop("samples")
+        tracker.save_results_aggregated(results=results, samples=samples)
+        for task in results["configs"]:
+            tracker.save_results_samples(task_name=task, samples=samples[task])
+    models = out / "models.yaml"
+    models.write_text(
+        "models:\n"
+        "  scripted/coin: {display_name: Coin, family: general}\n"
+        "  scripted/correct: {display_name: Right, family: genrm, base_model: scripted/coin}\n"
+    )
+    return out, models
+
+
+def test_real_lm_eval_sample_logs_give_the_paired_columns(real_runs):
+    from toolrm_leaderboard.build import BuildOptions, build_tables
+    from toolrm_leaderboard.metadata import load_model_catalog
+    from toolrm_leaderboard.read import read_results
+
+    out, models = real_runs
+    results, _ = read_results([out])
+    built = {t.table_id: t for t in build_tables(results, load_model_catalog(models), BuildOptions())}
+    readers = {
+        "fc_rewardbench": ("fc_rewardbench", "acc", "acc", fc_pairwise_units, False),
+        "fc_rewardbench_pointwise": ("fc_rewardbench_pointwise", "balanced_accuracy", "bal_acc",
+                                     fc_pointwise_units, True),
+        "plan_rewardbench": ("plan_rewardbench", "avg", "avg", plan_units, True),
+    }  # fmt: skip
+    for table_id, (task, metric, column, units_of, macro) in readers.items():
+        rows = {row.model_key: row for row in built[table_id].rows}
+        right, coin = rows["scripted/correct"], rows["scripted/coin"]
+        first = units_of(log_records(out, "scripted__correct", task, metric))
+        second = units_of(log_records(out, "scripted__coin", task, metric))
+        difference, cell = direct_cell(first, second, macro=macro)
+        assert right.values["delta_paired"] == cell, table_id
+        assert difference.estimate == pytest.approx(right.values[column] - coin.values[column]), table_id
+        assert difference.estimate > 0 and right.values[column] == pytest.approx(100.0), table_id
