@@ -90,6 +90,10 @@ def _records(log: Path, metric: str) -> list:
     return records
 
 
+def _where(result: TaskResult, log: Path) -> str:
+    return f"{log} (task {result.task.name})"
+
+
 def _by_id(units: list[tuple[str, float]], where: str) -> dict[str, float]:
     """Unit id -> value; a unit id twice is an error (it would silently drop a unit)."""
     found: dict[str, float] = {}
@@ -100,7 +104,7 @@ def _by_id(units: list[tuple[str, float]], where: str) -> dict[str, float]:
     return found
 
 
-UnitReader = Callable[[TaskResult, Path, "str | None"], "UnitScores | None"]
+UnitReader = Callable[[TaskResult, Path, str | None], UnitScores | None]
 
 
 def _trbench_units(result: TaskResult, log: Path, _curve_metric: str | None) -> UnitScores:
@@ -132,9 +136,8 @@ def _fc_pairwise_units(result: TaskResult, log: Path, _curve_metric: str | None)
     records = _records(log, HEADLINE_METRICS[FC_PAIRWISE])
     disc = result.task.variant == "disc"
     units = fc_metrics.rm_acc_units(records) if disc else fc_metrics.acc_units(records)
-    where = f"{log} (task {result.task.name})"
     return UnitScores(
-        _by_id([(pair, hits) for pair, hits, _ in units], where),
+        _by_id([(pair, hits) for pair, hits, _ in units], _where(result, log)),
         {},
         log,
         counts={pair: count for pair, _, count in units},
@@ -143,9 +146,8 @@ def _fc_pairwise_units(result: TaskResult, log: Path, _curve_metric: str | None)
 
 def _fc_pointwise_units(result: TaskResult, log: Path, _curve_metric: str | None) -> UnitScores:
     units = fc_metrics.balanced_accuracy_units(_records(log, HEADLINE_METRICS[FC_POINTWISE]))
-    where = f"{log} (task {result.task.name})"
     return UnitScores(
-        _by_id([(row, hit) for row, _, hit in units], where),
+        _by_id([(row, hit) for row, _, hit in units], _where(result, log)),
         {row: label for row, label, _ in units},
         log,
         mean_of_strata=True,
@@ -157,9 +159,8 @@ def _plan_units(result: TaskResult, log: Path, _curve_metric: str | None) -> Uni
     disc = result.task.variant == "disc"
     samples = plan_metrics.rm_samples(records) if disc else plan_metrics.judge_samples(records)
     units = plan_metrics.avg_units(samples)
-    where = f"{log} (task {result.task.name})"
     return UnitScores(
-        _by_id([(pair, score) for _, pair, score, _ in units], where),
+        _by_id([(pair, score) for _, pair, score, _ in units], _where(result, log)),
         {pair: split for split, pair, _, _ in units},
         log,
         counts={pair: count for _, pair, _, count in units},
@@ -187,14 +188,13 @@ def read_unit_scores(result: TaskResult, curve_metric: str | None = None) -> Uni
     reader = UNIT_READERS.get(result.task.benchmark)
     if log is None or reader is None:
         return None
-    where = f"{log} (task {result.task.name})"
     try:
         return reader(result, log, curve_metric)
     except LeaderboardInputError:
         raise
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
         raise LeaderboardInputError(
-            f"{where}: a record does not have the task's shape ({error!r})"
+            f"{_where(result, log)}: a record does not have the task's shape ({error!r})"
         ) from error
 
 

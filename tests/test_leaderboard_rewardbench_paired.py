@@ -317,3 +317,25 @@ def test_real_lm_eval_sample_logs_give_the_paired_columns(real_runs):
         assert right.values["delta_paired"] == cell, table_id
         assert difference.estimate == pytest.approx(right.values[column] - coin.values[column]), table_id
         assert difference.estimate > 0 and right.values[column] == pytest.approx(100.0), table_id
+
+
+@pytest.mark.parametrize(
+    ("model_dir", "task", "record"),
+    [
+        (QWEN, "fc_rewardbench_think", {"pair_id": "fc0"}),  # no answer or truth
+        (INSTRUCT, "fc_rewardbench_pointwise", ["fc0", 0]),  # not the task's record
+        (QWEN, "plan_rewardbench_toolrm_think", {"pair_id": "x", "score": 1.0}),  # no split
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_an_error_naming_the_log(tmp_path, model_dir, task, record):
+    folder = tmp_path / "rewardbench"
+    shutil.copytree(REWARDBENCH, folder)
+    [log] = (folder / model_dir).glob(f"samples_{task}_2*.jsonl")
+    lines = log.read_text().splitlines()
+    first = json.loads(lines[0])
+    first[first["metrics"][0]] = record
+    log.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    with pytest.raises(
+        LeaderboardInputError, match=rf"samples_{task}_.*a record does not have the task's shape"
+    ):
+        tables(with_paper=False, inputs=(folder,))
