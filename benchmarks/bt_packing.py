@@ -41,7 +41,14 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state, ratio_spread
+from benchmarks.common import (
+    QWEN3_SHAPES,
+    add_run_arguments,
+    apply_threads,
+    machine_state,
+    per_round_note,
+    ratio_spread,
+)
 from benchmarks.mfu import forward_flops, measure_matmul_peak, mfu
 from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
@@ -303,17 +310,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{min(r.seconds):>7.2f}"
         )
     ratio = results["packed"].pairs_per_second / results["plain"].pairs_per_second
+    # rounds alternate and do the same work: per-round ratios, median and spread
+    spread = ratio_spread(results["packed"].seconds, results["plain"].seconds)
     if args.out:
         path = args.out / f"bt_packing_{device.type}.json"
         figures = {
             "setup": setup,
             "modes": [asdict(r) for r in results.values()],
             "ratio_packed_plain": ratio,
-            # rounds alternate and do the same work: per-round ratios, median and spread
-            "ratio_packed_plain_per_round": ratio_spread(results["packed"].seconds, results["plain"].seconds),
+            "ratio_packed_plain_per_round": spread,
         }
         write_atomically(path, json.dumps(figures, indent=2) + "\n")
-    print(f"speedup packed/plain: {ratio:.2f}x pairs/s (= training tokens/s)")
+    print(f"speedup packed/plain: {ratio:.2f}x pairs/s (= training tokens/s) ({per_round_note(spread)})")
     return 0
 
 

@@ -100,3 +100,13 @@ def ratio_spread(faster_seconds: list[float], baseline_seconds: list[float]) -> 
     """Per-round speed ratios (baseline time ÷ time, the same work per round) as median, min, max."""
     ratios = sorted(b / f for f, b in zip(faster_seconds, baseline_seconds, strict=True))
     return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1], "rounds": len(ratios)}
+
+
+def per_round_note(spread: dict[str, float]) -> str:
+    """The per-round ratios' median and spread with the machine's load, for a headline line: the
+    fastest-round ratio alone hides how much a neighbour's load moved the rounds."""
+    load = machine_state()["load_average_1_5_15_min"][0]
+    return (
+        f"per round: median x{spread['median']:.2f}, x{spread['min']:.2f}-x{spread['max']:.2f} over "
+        f"{spread['rounds']} alternating rounds; load {load}"
+    )

@@ -41,7 +41,14 @@ from typing import Any
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Qwen3Config
 
-from benchmarks.common import QWEN3_SHAPES, add_run_arguments, apply_threads, machine_state, ratio_spread
+from benchmarks.common import (
+    QWEN3_SHAPES,
+    add_run_arguments,
+    apply_threads,
+    machine_state,
+    per_round_note,
+    ratio_spread,
+)
 from benchmarks.mfu import forward_flops, measure_matmul_peak, mfu
 from harness_tasks.atomic_files import write_atomically
 from harness_tasks.models.rm_rendering import ConversationEncoder
@@ -424,12 +431,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{result.max_abs_diff:>11.2e} {result.decisions_agreeing:.1%}"
         )
     too_far = [r.backend for r in results.values() if r.max_abs_diff > args.tolerance]
+    # reference and hf-rm alternate and do the same work each round: per-round ratios, median and spread
+    hf_rm_spread = (
+        ratio_spread(results["hf-rm"].seconds, results["reference"].seconds) if "hf-rm" in results else None
+    )
     if args.out:
         figures = {"setup": setup, "backends": [asdict(r) for r in results.values()]}
-        if "hf-rm" in results:  # rounds alternate and do the same work: per-round ratios, median and spread
-            figures["hf_rm_ratio_per_round"] = ratio_spread(
-                results["hf-rm"].seconds, results["reference"].seconds
-            )
+        if hf_rm_spread:
+            figures["hf_rm_ratio_per_round"] = hf_rm_spread
         print(f"figures: {write_figures(args.out, figures, args.device)}")
     if too_far:
         print(f"scores differ from the reference by more than {args.tolerance:g}: {', '.join(too_far)}")
@@ -437,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"speedup {best.backend}/reference: {best.pairs_per_second / baseline:.2f}x, "
         f"MFU {best.mfu:.1%} (reference {results['reference'].mfu:.1%})"
+        + (f" [hf-rm {per_round_note(hf_rm_spread)}]" if hf_rm_spread else "")
     )
     return 1 if too_far else 0
 

@@ -38,6 +38,7 @@ from benchmarks.common import (
     alternating_rounds,
     apply_threads,
     machine_state,
+    per_round_note,
     ratio_spread,
 )
 from benchmarks.mfu import decode_flops, forward_flops, measure_matmul_peak, mfu
@@ -275,8 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         spread = results["engine"]["ratio_to_generate_per_round"]
         print(
             f"rollout engine vs transformers generate: x{results['engine']['ratio_to_generate']:.2f} "
-            f"(per round: median x{spread['median']:.2f}, x{spread['min']:.2f}-x{spread['max']:.2f} over "
-            f"{spread['rounds']} alternating rounds; load {machine_state()['load_average_1_5_15_min'][0]}) "
+            f"({per_round_note(spread)}) "
             f"({args.shape}, {args.device}, {args.dtype}, {args.prompts} prompts x {args.samples} samples, "
             f"{args.new_tokens} new tokens, batch {args.batch_size})"
         )

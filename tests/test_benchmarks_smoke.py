@@ -22,7 +22,9 @@ GPU_CHECK = ROOT / "benchmarks" / "gpu_check.sh"
 BARE_MACHINE = Path(__file__).resolve().parent / "bare_gpu_machine"
 BENCHMARKS = ("disc_scoring", "rollout_0.6b", "rollout_4b", "bt_packing")
 DISC_LINE = re.compile(
-    r"disc_scoring: speedup hf-rm/reference: (\d+\.\d\d)x, MFU (\d+\.\d)% \(reference (\d+\.\d)%\) \(\d+ s\)"
+    r"disc_scoring: speedup hf-rm/reference: (\d+\.\d\d)x, MFU (\d+\.\d)% \(reference (\d+\.\d)%\) "
+    r"\[hf-rm per round: median x(\d+\.\d\d), x\d+\.\d\d-x\d+\.\d\d over 1 alternating rounds; "
+    r"load \d+\.\d+\] \(\d+ s\)"
 )
 
 
@@ -78,6 +80,8 @@ def test_gpu_check_smoke_runs_every_benchmark_without_lm_eval_or_vllm(tmp_path):
     assert hf_rm["scoring"]["self_check"] == "passed"
     ratio = hf_rm["pairs_per_second"] / reference["pairs_per_second"]
     assert match.group(1) == f"{ratio:.2f}"
+    # one round: the per-round median is the fastest-round ratio
+    assert match.group(4) == f"{figures['hf_rm_ratio_per_round']['median']:.2f}" == match.group(1)
     assert match.group(2) == f"{100 * hf_rm['mfu']:.1f}" and match.group(3) == f"{100 * reference['mfu']:.1f}"
 
 
