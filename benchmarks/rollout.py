@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         runners["engine"] = lambda: run_engine(engine, prompts, args)
     if "vllm" in backends:
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")  # stdout holds the figures
         try:
             import vllm  # noqa: F401
         except ImportError:
