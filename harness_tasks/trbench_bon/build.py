@@ -40,12 +40,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness_tasks.acebench import (
-    check_acebench,
-    load_acebench_items,
-    rejects_own_ground_truth,
-    to_python_calls,
-)
+from harness_tasks.acebench import load_acebench_items, rejects_own_ground_truth, to_python_calls
 from harness_tasks.acebench.checker import _CALL_SUFFIX
 from harness_tasks.acebench.convert import acebench_to_hermes
 from harness_tasks.acebench.reader import AceItem
@@ -53,8 +48,8 @@ from harness_tasks.input_boundary import iter_json_lines
 from harness_tasks.question_overlap import QuestionIndex, trbench_bfcl_questions, user_questions
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
 from harness_tasks.trbench_bon.candidates import Candidate, CandidateSet, encode_jsonl_gz
-from harness_tasks.trbench_build.checkers import Verdict
 from harness_tasks.trbench_build.reject_sampling import SINGLE_TURN_WEIGHTS, NoRejectError, draw_reject
+from harness_tasks.turn_verdicts import TurnVerdict, check_calls, check_native, check_turn
 
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -150,7 +145,7 @@ def _call_set(
     calls: list[ToolCall],
     tools: Sequence[dict[str, Any]],
     question: str,
-    check: Callable[[list[ToolCall] | str], Verdict],
+    check: Callable[[list[ToolCall] | str], TurnVerdict],
     extra: dict[str, Callable[[random.Random], list[ToolCall] | None]],
 ) -> list[tuple[list[ToolCall] | str, str]]:
     """``(calls or text, origin)`` per candidate, for an item answered by calls."""
@@ -161,7 +156,7 @@ def _call_set(
         rng = _rng(seed, item_key, index)
         if want_correct:
             variant, kind = equivalent_calls(calls, rng, extra)
-            if not check(variant).valid:
+            if not check(variant).correct:
                 variant, kind = list(calls), "exact"
             out.append((variant, f"ground_truth_variant:{kind}"))
             continue
@@ -287,14 +282,12 @@ def acebench_set(item: AceItem, seed: int) -> CandidateSet:
     def native_of(answer: list[ToolCall] | str) -> str:
         return answer if isinstance(answer, str) else to_python_calls(answer)
 
-    def verdict(answer: list[ToolCall] | str) -> Verdict:
-        text = answer if isinstance(answer, str) else native_of(answer)
-        if text.startswith("<tool_call>"):  # an error operator's Hermes text
-            from harness_tasks.acebench.convert import hermes_to_acebench
-
-            text = hermes_to_acebench(text)
-        result = check_acebench(item, text)
-        return Verdict(result.correct, result.error_type or "")
+    def verdict(answer: list[ToolCall] | str) -> TurnVerdict:
+        if not isinstance(answer, str):
+            return check_calls("acebench", item, 0, answer)
+        if answer.startswith("<tool_call>"):  # an error operator's Hermes text
+            return check_turn("acebench", item, 0, answer)
+        return check_native("acebench", item, answer)
 
     if item.group == "special":
         mix = _mix(key, seed)
@@ -320,7 +313,7 @@ def acebench_set(item: AceItem, seed: int) -> CandidateSet:
             native, text = hermes_to_acebench(answer), answer
         else:
             native, text = answer, acebench_to_hermes(answer)
-        result = check_acebench(item, native)
+        result = check_native("acebench", item, native)
         candidates.append(Candidate(text, result.correct, result.error_type, origin, native))
     return CandidateSet(key, "acebench", item.category, tuple(candidates))
 
@@ -374,10 +367,8 @@ def bfcl_sets(
 ) -> list[CandidateSet]:
     """BFCL candidate sets; ``excluded`` (when given) receives, per category, the items left out of
     the pool because TRBench-BFCL asks their question under another id."""
-    from harness_tasks.bfcl_handler_decoding import check_turn
     from harness_tasks.trbench_build.bfcl_source import require_bfcl
     from harness_tasks.trbench_build.build import single_turn_context
-    from harness_tasks.trbench_build.checkers import check_calls
 
     require_bfcl(multi_turn=False)
     used = pairwise_bfcl_ids()
@@ -393,12 +384,12 @@ def bfcl_sets(
             key = f"bfcl:{item.id}"
             context = single_turn_context(item)
 
-            def verdict(answer, item=item) -> Verdict:
+            def verdict(answer, item=item) -> TurnVerdict:  # a crash raises: reject sampling skips it
                 if isinstance(answer, str):
-                    return check_turn(item, 0, answer)
-                return check_calls(item, 0, answer)
+                    return check_turn("bfcl", item, 0, answer, on_crash="raise")
+                return check_calls("bfcl", item, 0, answer, on_crash="raise")
 
-            if not verdict(context.chosen_calls).valid:
+            if not verdict(context.chosen_calls).correct:
                 continue  # BFCL's few broken items: their ground truth fails BFCL's own checker
             extra = {"allowed_value": lambda rng, item=item: _allowed_value_variant(item, rng)}
             drafts = _call_set(
@@ -407,8 +398,8 @@ def bfcl_sets(
             candidates = []
             for answer, origin in drafts:
                 text = answer if isinstance(answer, str) else format_tool_calls(answer)
-                result = check_turn(item, 0, text)
-                candidates.append(Candidate(text, result.valid, result.error_type or None, origin))
+                result = check_turn("bfcl", item, 0, text, on_crash="raise")
+                candidates.append(Candidate(text, result.correct, result.error_type or None, origin))
             sets.append(CandidateSet(key, "bfcl", category, tuple(candidates), tuple(context.chat_history)))
     return sets
 

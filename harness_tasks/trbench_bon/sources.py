@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from harness_tasks.acebench import SOURCE, check_acebench
+from harness_tasks.acebench import SOURCE
 from harness_tasks.acebench.reader import AceItem, item_by_id
 from harness_tasks.tool_calls import parse_tool_calls
 
@@ -69,6 +69,13 @@ def category_of(source: str, item_id: str) -> str:
     return acebench_item(item_id).category if source == "acebench" else bfcl_item(item_id).category
 
 
+ITEM_FINDERS = {"acebench": acebench_item, "bfcl": bfcl_item}
+
+
+def _verdict(verdict) -> Verdict:
+    return Verdict(verdict.correct, None if verdict.correct else verdict.error_type)
+
+
 def check_turn(source: str, item_id: str, text: str, reading: str = SOURCE) -> Verdict:
     """Score one assistant turn (Hermes form) with the source's own checker, via the one dispatcher
     (:mod:`harness_tasks.turn_verdicts`).
@@ -78,18 +85,16 @@ def check_turn(source: str, item_id: str, text: str, reading: str = SOURCE) -> V
     """
     from harness_tasks import turn_verdicts
 
-    if source == "acebench":
-        verdict = turn_verdicts.check_turn("acebench", acebench_item(item_id), 0, text, reading)
-    else:
-        verdict = turn_verdicts.check_turn("bfcl", bfcl_item(item_id), 0, text, reading)
-    return Verdict(verdict.correct, None if verdict.correct else verdict.error_type)
+    return _verdict(turn_verdicts.check_turn(source, ITEM_FINDERS[source](item_id), 0, text, reading))
 
 
 def check_native(source: str, item_id: str, answer: str | Sequence, reading: str = SOURCE) -> Verdict:
     """ACEBench: score the answer in ACEBench's own format (a policy sampled with its prompt)."""
     if source != "acebench":
         return check_turn(source, item_id, answer if isinstance(answer, str) else "", reading)
-    result = check_acebench(acebench_item(item_id), answer, reading=reading)
+    from harness_tasks import turn_verdicts
+
+    result = turn_verdicts.check_native(source, acebench_item(item_id), answer, reading)
     return Verdict(result.correct, result.error_type)
 
 

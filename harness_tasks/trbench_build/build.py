@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks import TASKS_DIR
+from harness_tasks.bfcl_handler_decoding import CORRECTED
 from harness_tasks.categories import BY_NAME, CATEGORIES, CATEGORY_NAMES, resolve_category
 from harness_tasks.tool_calls import ToolCall, format_tool_calls, render_tools_system_prompt
 from harness_tasks.trbench_build.bfcl_source import BfclItem, load_category, require_bfcl
-from harness_tasks.trbench_build.checkers import check_response_text
 from harness_tasks.trbench_build.ground_truth import canonical_calls
 from harness_tasks.trbench_build.multi_turn import ReplayedEpisode, replay_ground_truth
 from harness_tasks.trbench_build.reject_sampling import (
@@ -40,6 +40,7 @@ from harness_tasks.trbench_build.reject_sampling import (
     draw_reject,
     operator_weights,
 )
+from harness_tasks.turn_verdicts import TurnVerdict, check_turn
 
 
 SHIPPED_DATA_DIR = TASKS_DIR / "trbench_bfcl" / "data"
@@ -153,6 +154,16 @@ def multi_turn_context(episode: ReplayedEpisode, turn_index: int) -> Context:
     )
 
 
+def bfcl_verdict(item: BfclItem, turn_index: int, text: str) -> TurnVerdict:
+    """BFCL's verdict on a chosen or candidate response, from the one dispatcher.
+
+    The build has always read its own responses leniently (``reading="corrected"``; they are
+    Hermes blocks it wrote itself or plain text); a checker crash raises, so reject sampling skips
+    that candidate instead of storing a reject whose "error" is the checker's own crash.
+    """
+    return check_turn("bfcl", item, turn_index, text, CORRECTED, on_crash="raise")
+
+
 def _usable_turns(item: BfclItem) -> list[int]:
     if not item.is_multi_turn:
         return [0]
@@ -164,14 +175,11 @@ def _pair_rows(context: Context, rejects: int, seed: int) -> list[dict[str, Any]
     item, turn = context.item, context.turn_index
     where = f"{item.category} {item.id} turn {turn}"
     chosen = format_tool_calls(context.chosen_calls)
-    verdict = check_response_text(item, turn, chosen)
-    if not verdict.valid:
+    verdict = bfcl_verdict(item, turn, chosen)
+    if not verdict.correct:
         raise BuildError(
             f"{where}: BFCL's checker rejects the ground truth ({verdict.error_type}); chosen = {chosen!r}"
         )
-
-    def check(text: str):
-        return check_response_text(item, turn, text)
 
     rows: list[dict[str, Any]] = []
     texts: list[str] = [chosen]
@@ -181,7 +189,7 @@ def _pair_rows(context: Context, rejects: int, seed: int) -> list[dict[str, Any]
             context.chosen_calls,
             item.functions,
             context.question,
-            check,
+            lambda text: bfcl_verdict(item, turn, text),
             _rng(seed, item.category, item.id, turn, k),
             operator_weights(item.is_multi_turn),
             avoid_texts=texts,

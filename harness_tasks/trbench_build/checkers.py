@@ -1,10 +1,12 @@
-"""BFCL's own verdict on a response: the AST checker (single-turn) or the multi-turn checker.
+"""BFCL's own verdict on decoded calls: the AST checker (single-turn) or the multi-turn checker.
 
-A response is read as BFCL's Qwen/Hermes FC handler reads it: the ``<tool_call>`` JSON blocks in
-order (malformed blocks are skipped, as that handler skips them); a response without calls is an
-empty answer. Multi-turn candidates are spliced into the ground-truth trajectory: the earlier turns
-replay the ground truth, turn ``k`` is the candidate as one step, and the checker compares back-end
-states and execution results turn by turn.
+How a response's text becomes calls is :mod:`harness_tasks.bfcl_handler_decoding`'s job (as BFCL's
+Qwen FC handler decodes it, or our lenient reading); callers ask the one dispatcher,
+:mod:`harness_tasks.turn_verdicts`, never this module. Multi-turn candidates are spliced into the
+ground-truth trajectory: the earlier turns replay the ground truth, turn ``k`` is the candidate as
+one step, and the checker compares back-end states and execution results turn by turn. A checker
+that raises becomes :class:`CheckerCrashedError`; the dispatcher's caller says whether that is a
+wrong turn (scoring) or a skipped candidate (building).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness_tasks.tool_calls import ToolCall, parse_tool_calls
+from harness_tasks.tool_calls import ToolCall
 from harness_tasks.trbench_build.bfcl_runtime import (
     CHECKER_MODEL_NAME,
     ast_checker_module,
@@ -111,8 +113,3 @@ def check_calls(item: BfclItem, turn_index: int, calls: Sequence[ToolCall]) -> V
     if item.is_multi_turn:
         return check_multi_turn_calls(item, turn_index, calls)
     return check_single_turn_calls(item, calls)
-
-
-def check_response_text(item: BfclItem, turn_index: int, text: str) -> Verdict:
-    """BFCL's verdict on an assistant turn written in the Hermes format."""
-    return check_calls(item, turn_index, parse_tool_calls(text).calls)

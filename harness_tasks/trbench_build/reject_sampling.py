@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness_tasks.tool_calls import ToolCall
-from harness_tasks.trbench_build.checkers import CheckerCrashedError, Verdict
 from harness_tasks.trbench_build.error_operators import OPERATORS
+from harness_tasks.turn_verdicts import CheckerCrashedError, TurnVerdict
 
 
 SINGLE_TURN_WEIGHTS: Mapping[str, float] = {
@@ -81,7 +81,7 @@ def draw_reject(
     calls: Sequence[ToolCall],
     tools: Sequence[Mapping[str, Any]],
     question: str,
-    check: Callable[[str], Verdict],
+    check: Callable[[str], TurnVerdict],
     rng: random.Random,
     weights: Mapping[str, float],
     *,
@@ -92,7 +92,9 @@ def draw_reject(
     """The first checker-rejected, not-yet-used response from operators drawn by seeded weighted choice.
 
     ``check`` gets the response text (what is stored), so the recorded error type is the one a
-    re-check of the stored text gives. ``avoid_texts``: the chosen response and earlier rejects.
+    re-check of the stored text gives; it asks :mod:`harness_tasks.turn_verdicts` with
+    ``on_crash="raise"``, and a candidate the checker crashes on is skipped. ``avoid_texts``: the
+    chosen response and earlier rejects.
     """
     remaining = {
         name: weights[name] * REPEAT_PENALTY ** used_operators.count(name)
@@ -114,8 +116,8 @@ def draw_reject(
                 verdict = check(candidate.text)
             except CheckerCrashedError:
                 continue
-            if not verdict.valid:
-                return Reject(candidate.text, name, verdict.error_type)
+            if not verdict.correct:
+                return Reject(candidate.text, name, verdict.error_type or "")
     raise NoRejectError(
         f"{where}: no error operator gave a new response that BFCL's checker rejects "
         f"(tried {', '.join(tried)})"

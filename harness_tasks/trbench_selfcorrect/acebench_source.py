@@ -1,9 +1,10 @@
-"""ACEBench items for self-correction, and ACEBench's checker on a Hermes turn.
+"""ACEBench items for self-correction.
 
 Reuses :mod:`harness_tasks.acebench` (the shipped English subset, the re-implemented rule checker,
-and the one Python-call <-> Hermes conversion). A candidate or revision in Hermes form is converted
-with :func:`~harness_tasks.acebench.convert.hermes_to_acebench` and judged by
-:func:`~harness_tasks.acebench.check_acebench`, so a call is scored in ACEBench's native format.
+and the one Python-call <-> Hermes conversion). A candidate in Hermes form is judged by the one
+dispatcher, :func:`harness_tasks.turn_verdicts.check_turn` (``"acebench"``: converted with
+:func:`~harness_tasks.acebench.convert.hermes_to_acebench`, then
+:func:`~harness_tasks.acebench.check_acebench`), so a call is scored in ACEBench's native format.
 
 Only the ``normal`` categories are used, less the items whose ground truth ACEBench's own
 checker rejects. ``special`` items are answered with fixed sentences
@@ -18,17 +19,11 @@ import random
 import re
 from typing import Any
 
-from harness_tasks.acebench import (
-    SOURCE,
-    check_acebench,
-    hermes_to_acebench,
-    load_acebench_items,
-    rejects_own_ground_truth,
-)
+from harness_tasks.acebench import load_acebench_items, rejects_own_ground_truth
 from harness_tasks.acebench.reader import AceItem
 from harness_tasks.tool_calls import ToolCall, format_tool_calls
-from harness_tasks.trbench_build.checkers import Verdict
 from harness_tasks.trbench_build.reject_sampling import SINGLE_TURN_WEIGHTS, NoRejectError, draw_reject
+from harness_tasks.turn_verdicts import check_turn
 
 
 _CALL_SUFFIX = re.compile(r"_\d+$")
@@ -39,10 +34,6 @@ def truth_calls(item: AceItem) -> list[ToolCall]:
     truth = item.ground_truth[0] if isinstance(item.ground_truth, list) else item.ground_truth
     names = {doc["name"] for doc in item.tools}
     return [ToolCall(key if key in names else _CALL_SUFFIX.sub("", key), args) for key, args in truth.items()]
-
-
-def check_acebench_text(item: AceItem, response: str, reading: str = SOURCE):
-    return check_acebench(item, hermes_to_acebench(response), reading=reading)
 
 
 def acebench_items(
@@ -68,15 +59,14 @@ def acebench_items(
             calls = truth_calls(item)
             reference = format_tool_calls(calls)
             where = f"acebench {category} {item.id}"
-            if not check_acebench_text(item, reference).correct:
+            if not check_turn("acebench", item, 0, reference).correct:
                 raise RuntimeError(f"{where}: ACEBench's checker rejects the ground truth {reference!r}")
             candidate, operator, error_type, message = reference, "", "", ""
             if position not in correct:
                 rng: random.Random = rng_of(seed, "acebench", category, item.id, "reject")
 
-                def check(text: str, item: AceItem = item) -> Verdict:
-                    result = check_acebench_text(item, text)
-                    return Verdict(result.correct, result.error_type or "", result.message or "")
+                def check(text: str, item: AceItem = item):
+                    return check_turn("acebench", item, 0, text)
 
                 try:
                     reject = draw_reject(
@@ -86,7 +76,7 @@ def acebench_items(
                 except NoRejectError:
                     skipped.append(item.id)
                     continue
-                result = check_acebench_text(item, reject.text)
+                result = check_turn("acebench", item, 0, reject.text)
                 candidate, operator = reject.text, reject.operator
                 error_type, message = result.error_type or "", result.message or ""
             items.append(

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks.atomic_files import write_atomically
-from harness_tasks.bfcl_handler_decoding import check_turn
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.tool_calls import format_tool_calls
 from harness_tasks.trbench_build.bfcl_source import load_category, require_bfcl
@@ -48,6 +47,7 @@ from harness_tasks.trbench_selfcorrect.splits import (
     is_self_correction_id,
     is_self_correction_item,
 )
+from harness_tasks.turn_verdicts import TurnVerdict, check_turn
 
 
 DEFAULT_SEED = 0
@@ -81,6 +81,12 @@ def correct_positions(count: int, share: float, rng: random.Random) -> set[int]:
     return set(rng.sample(range(count), round(share * count)))
 
 
+def bfcl_verdict(item: Any, text: str) -> TurnVerdict:
+    """BFCL's verdict on a single-turn response, read as BFCL reads it; a checker crash raises, so
+    reject sampling skips that candidate."""
+    return check_turn("bfcl", item, 0, text, on_crash="raise")
+
+
 def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
     """Self-correction items from the single-turn BFCL categories, category by category."""
     items: list[dict[str, Any]] = []
@@ -96,7 +102,7 @@ def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
             context = single_turn_context(bfcl_item)
             reference = format_tool_calls(context.chosen_calls)
             where = f"bfcl {category} {bfcl_item.id}"
-            if not check_turn(bfcl_item, 0, reference).valid:
+            if not bfcl_verdict(bfcl_item, reference).correct:
                 raise RuntimeError(f"{where}: BFCL's checker rejects the ground truth {reference!r}")
             candidate, operator, error_type, message = reference, "", "", ""
             if position not in correct:
@@ -104,13 +110,13 @@ def bfcl_items(config: BuildConfig) -> list[dict[str, Any]]:
                     context.chosen_calls,
                     bfcl_item.functions,
                     context.question,
-                    lambda text, item=bfcl_item: check_turn(item, 0, text),
+                    lambda text, item=bfcl_item: bfcl_verdict(item, text),
                     _rng(config.seed, "bfcl", category, bfcl_item.id, "reject"),
                     SINGLE_TURN_WEIGHTS,
                     avoid_texts=[reference],
                     where=where,
                 )
-                verdict = check_turn(bfcl_item, 0, reject.text)
+                verdict = bfcl_verdict(bfcl_item, reject.text)
                 candidate, operator, error_type, message = (
                     reject.text,
                     reject.operator,
