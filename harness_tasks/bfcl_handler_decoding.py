@@ -102,7 +102,8 @@ def check_turn(item: BfclItem, turn_index: int, text: str, reading: str = SOURCE
     """BFCL's verdict on an assistant turn: decoded by the handler (default) or our lenient reading.
 
     Raises :class:`~harness_tasks.trbench_build.checkers.CheckerCrashedError` where BFCL's checker
-    raises (the callers count that as wrong).
+    raises; callers ask :func:`harness_tasks.turn_verdicts.check_turn`, whose ``on_crash`` says
+    whether that is a wrong turn (scoring) or a skipped candidate (building).
     """
     if reading not in READINGS:
         raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")

@@ -6,7 +6,8 @@ Modules, one job each:
   (which files hold them: :mod:`harness_tasks.bfcl_files`);
 * :mod:`.bfcl_runtime` — import BFCL's checkers and back-ends without their heavy dependencies;
 * :mod:`.ground_truth` — canonical chosen calls; multi-turn call strings to and from tool calls;
-* :mod:`.checkers` — BFCL's verdict (valid, error type) on a Hermes response;
+* :mod:`.checkers` — BFCL's verdict (valid, error type) on decoded calls; asked only through the
+  one dispatcher, :mod:`harness_tasks.turn_verdicts`;
 * :mod:`.multi_turn` — multi-turn conversations replayed from executed ground truth;
 * :mod:`.error_operators` — realistic mistakes applied to ground-truth calls (shared with the
   ToolPref data pipeline);
