@@ -38,7 +38,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness_tasks.acebench import SOURCE, check_acebench, hermes_to_acebench, to_python_calls
+from harness_tasks.acebench import (
+    CORRECTED,
+    READINGS,
+    SOURCE,
+    check_acebench,
+    hermes_to_acebench,
+    to_python_calls,
+)
 from harness_tasks.tool_calls import ToolCall
 from harness_tasks.trbench_build.checkers import CheckerCrashedError
 
@@ -139,7 +146,10 @@ def check_native(source: str, item: Any, answer: str | Sequence[Any], reading: s
 
 __all__ = [
     "CHECKER_CRASHED",
+    "CORRECTED",
     "ON_CRASH",
+    "READINGS",
+    "SOURCE",
     "CheckerCrashedError",
     "TurnVerdict",
     "check_calls",

@@ -41,6 +41,9 @@ CHECKER_NAMES = {
 }
 """Names that *are* a source checker: no product module outside :data:`CHECKER_HOMES` may use them."""
 
+CHECKER_MODULES = {"harness_tasks.bfcl_handler_decoding", "harness_tasks.trbench_build.checkers"}
+"""Modules that only exist to check turns: imported by the dispatcher (and each other), no one else."""
+
 SHARED_NAMES = {"check_turn", "check_calls", "check_native"}
 """The dispatcher's names, which per-source modules also define: imported only from the dispatcher."""
 
@@ -61,7 +64,7 @@ def _checker_uses(tree: ast.AST) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if module.startswith("bfcl_eval.eval_checker"):
+            if module.startswith("bfcl_eval.eval_checker") or module in CHECKER_MODULES:
                 found.append((node.lineno, f"from {module} import ..."))
             for alias in node.names:
                 if alias.name in CHECKER_NAMES or (
@@ -69,7 +72,11 @@ def _checker_uses(tree: ast.AST) -> list[tuple[int, str]]:
                 ):
                     found.append((node.lineno, f"from {module} import {alias.name}"))
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, f"import {a.name}") for a in node.names if "eval_checker" in a.name]
+            found += [
+                (node.lineno, f"import {a.name}")
+                for a in node.names
+                if "eval_checker" in a.name or a.name in CHECKER_MODULES
+            ]
         elif isinstance(node, ast.Attribute) and node.attr in CHECKER_NAMES:
             found.append((node.lineno, f".{node.attr}"))
         elif isinstance(node, ast.Name) and node.id in CHECKER_NAMES:
@@ -117,8 +124,16 @@ def test_the_builders_and_tasks_that_check_turns_import_the_dispatcher():
 
 
 BYPASSES = {
-    "from harness_tasks.bfcl_handler_decoding import check_turn": ["from {} import check_turn"],
-    "from harness_tasks.trbench_build.checkers import check_calls": ["from {} import check_calls"],
+    "from harness_tasks.bfcl_handler_decoding import check_turn": [
+        "from {} import ...",
+        "from {} import check_turn",
+    ],
+    "from harness_tasks.trbench_build.checkers import check_calls": [
+        "from {} import ...",
+        "from {} import check_calls",
+    ],
+    "import harness_tasks.bfcl_handler_decoding as d\nd.check_turn(i, 0, t)": ["import {}"],
+    "from harness_tasks.acebench.checker import _CALL_SUFFIX": [],
     "from harness_tasks.acebench import check_acebench": ["from {} import check_acebench"],
     "import harness_tasks.acebench as a\na.check_acebench(i, t)": [".check_acebench"],
     "verdict = check_acebench(i, t)": ["check_acebench"],

@@ -1,14 +1,23 @@
-"""Where a candidate set's context and checker come from: ACEBench (shipped) or BFCL (``bfcl-eval``)."""
+"""Where a candidate set's item and context come from: ACEBench (shipped) or BFCL (``bfcl-eval``).
+
+Verdicts on a candidate are the source checker's, asked through the one dispatcher
+(:mod:`harness_tasks.turn_verdicts`) with the item found here by its id.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from harness_tasks.acebench import SOURCE
 from harness_tasks.acebench.reader import AceItem, item_by_id
 from harness_tasks.tool_calls import parse_tool_calls
+
+
+if TYPE_CHECKING:
+    from harness_tasks.turn_verdicts import TurnVerdict
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,8 @@ def category_of(source: str, item_id: str) -> str:
 ITEM_FINDERS = {"acebench": acebench_item, "bfcl": bfcl_item}
 
 
-def _verdict(verdict) -> Verdict:
+def _verdict(verdict: TurnVerdict) -> Verdict:
+    """The dispatcher's verdict as Best-of-N stores it (no error type on a correct candidate)."""
     return Verdict(verdict.correct, None if verdict.correct else verdict.error_type)
 
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from harness_tasks import TASKS_DIR
-from harness_tasks.bfcl_handler_decoding import CORRECTED
 from harness_tasks.categories import BY_NAME, CATEGORIES, CATEGORY_NAMES, resolve_category
 from harness_tasks.tool_calls import ToolCall, format_tool_calls, render_tools_system_prompt
 from harness_tasks.trbench_build.bfcl_source import BfclItem, load_category, require_bfcl
@@ -40,7 +39,7 @@ from harness_tasks.trbench_build.reject_sampling import (
     draw_reject,
     operator_weights,
 )
-from harness_tasks.turn_verdicts import TurnVerdict, check_turn
+from harness_tasks.turn_verdicts import CORRECTED, TurnVerdict, check_turn
 
 
 SHIPPED_DATA_DIR = TASKS_DIR / "trbench_bfcl" / "data"
