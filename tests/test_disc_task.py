@@ -29,7 +29,6 @@ from harness_tasks.models.hf_reward_model import HFRewardModel
 from harness_tasks.models.rm_rendering import ConversationEncoder
 from harness_tasks.models.rm_scoring import score_one_at_a_time
 from harness_tasks.trbench_bfcl.dataset import DataFormatError, embedded_data_build, read_pairs
-from harness_tasks.trbench_bfcl_disc import _generate_configs
 from harness_tasks.trbench_bfcl_disc.disc_metrics import METRICS
 from toolrm_train.tiny_models import TinyModelSpec, train_tokenizer
 
@@ -317,13 +316,6 @@ def test_chat_template_option_is_refused_with_a_reason(tiny_classifier_dir):
 
 
 # --- files and command line ------------------------------------------------------------------------
-
-
-def test_generated_task_files_are_up_to_date():
-    stale = [
-        str(path) for path, text in _generate_configs.rendered_files().items() if path.read_text() != text
-    ]
-    assert not stale, f"run `python -m harness_tasks.trbench_bfcl_disc._generate_configs`; stale: {stale}"
 
 
 def test_hub_task_reads_one_order_of_the_release():

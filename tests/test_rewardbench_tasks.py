@@ -16,7 +16,6 @@ from lm_eval.tasks import TaskManager
 from scripted_rewardbench_judges import ScriptedRewardBenchJudge
 
 from harness_tasks import TASKS_DIR
-from harness_tasks.fc_rewardbench import _generate_configs as fc_configs
 from harness_tasks.fc_rewardbench.dataset import (
     ERROR_TYPE_KEYS,
     HUB_DATASET,
@@ -25,7 +24,6 @@ from harness_tasks.fc_rewardbench.dataset import (
     read_pairs,
     source_of,
 )
-from harness_tasks.plan_rewardbench import _generate_configs as plan_configs
 from harness_tasks.plan_rewardbench.dataset import SPLITS
 from harness_tasks.plan_rewardbench.dataset import DataFormatError as PlanDataFormatError
 from harness_tasks.plan_rewardbench.dataset import read_pairs as read_plan_pairs
@@ -209,12 +207,6 @@ def test_bad_plan_row_names_row_and_field(tmp_path):
         PlanDataFormatError, match=r"row 1: field '_lcp_bucket' must name one of the 7 splits"
     ):
         read_plan_pairs(path)
-
-
-def test_generated_task_files_are_up_to_date():
-    for module in (fc_configs, plan_configs):
-        stale = [str(path) for path, text in module.rendered_files().items() if path.read_text() != text]
-        assert not stale, f"run `python -m {module.__name__}`; stale: {stale}"
 
 
 def test_reported_reference_rows_are_consistent():

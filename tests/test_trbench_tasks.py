@@ -18,7 +18,6 @@ from scripted_judges import ScriptedJudge
 
 from harness_tasks import TASKS_DIR
 from harness_tasks.categories import CATEGORIES, CATEGORY_NAMES
-from harness_tasks.trbench_bfcl import _generate_configs
 from harness_tasks.trbench_bfcl.dataset import read_pairs
 from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS
 
@@ -117,13 +116,6 @@ def test_category_subset_from_metadata():
     )
     metrics = evaluate(manager, "correct")
     assert metrics["n_pairs"] == 34 + 60
-
-
-def test_generated_task_files_are_up_to_date():
-    stale = [
-        str(path) for path, text in _generate_configs.rendered_files().items() if path.read_text() != text
-    ]
-    assert not stale, f"run `python -m harness_tasks.trbench_bfcl._generate_configs`; stale: {stale}"
 
 
 def test_shipped_pairs_match_the_release_counts():

@@ -17,14 +17,15 @@ from harness_tasks.fc_rewardbench.metrics import DISC_METRICS, PAIRWISE_METRICS,
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
 from harness_tasks.task_yaml import (
     FunctionTag,
+    TaskFamily,
     greedy_generation_kwargs,
     metric_list,
     reference_generation_kwargs,
+    render_families,
     scalar_rm_request,
     write_files,
     zero_shot_custom_dataset,
 )
-from harness_tasks.task_yaml import rendered_files as render_task_files
 
 
 TASK_DIR = Path(__file__).resolve().parent
@@ -73,7 +74,7 @@ def disc_base() -> dict:
     }
 
 
-def rendered_files() -> dict[Path, str]:
+def families() -> list[TaskFamily]:
     pairwise = {"fc_rewardbench.yaml": {"task": "fc_rewardbench"}}
     pointwise = {"fc_rewardbench_pointwise.yaml": {"task": "fc_rewardbench_pointwise"}}
     for variant in PROMPT_VARIANTS:
@@ -85,16 +86,19 @@ def rendered_files() -> dict[Path, str]:
             "task": f"fc_rewardbench_pointwise_{variant}",
             "dataset_kwargs": {"kind": "pointwise", "prompt_variant": variant},
         }
-    return {
-        **render_task_files(TASK_DIR, "_fc_rewardbench_yaml", pairwise_base(), pairwise),
-        **render_task_files(TASK_DIR, "_fc_rewardbench_pointwise_yaml", pointwise_base(), pointwise),
-        **render_task_files(
-            TASK_DIR,
+    return [
+        TaskFamily("_fc_rewardbench_yaml", pairwise_base(), pairwise),
+        TaskFamily("_fc_rewardbench_pointwise_yaml", pointwise_base(), pointwise),
+        TaskFamily(
             "_fc_rewardbench_disc_yaml",
             disc_base(),
             {"fc_rewardbench_disc.yaml": {"task": "fc_rewardbench_disc"}},
         ),
-    }
+    ]
+
+
+def rendered_files() -> dict[Path, str]:
+    return render_families(TASK_DIR, families())
 
 
 def main() -> None:

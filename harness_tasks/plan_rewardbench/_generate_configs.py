@@ -16,14 +16,15 @@ from harness_tasks.plan_rewardbench.loader import SOURCE_MAX_GEN_TOKENS, TOOLRM_
 from harness_tasks.plan_rewardbench.metrics import DISC_METRICS, JUDGE_METRICS
 from harness_tasks.task_yaml import (
     FunctionTag,
+    TaskFamily,
     greedy_generation_kwargs,
     metric_list,
     reference_generation_kwargs,
+    render_families,
     scalar_rm_request,
     write_files,
     zero_shot_custom_dataset,
 )
-from harness_tasks.task_yaml import rendered_files as render_task_files
 
 
 TASK_DIR = Path(__file__).resolve().parent
@@ -55,7 +56,7 @@ def disc_base() -> dict:
     }
 
 
-def rendered_files() -> dict[Path, str]:
+def families() -> list[TaskFamily]:
     judges: dict[str, dict] = {"plan_rewardbench.yaml": {"task": "plan_rewardbench"}}
     for variant in PROMPT_VARIANTS:
         judges[f"plan_rewardbench_toolrm_{variant}.yaml"] = {
@@ -63,15 +64,18 @@ def rendered_files() -> dict[Path, str]:
             "dataset_kwargs": {"kind": "judge", "prompt_style": "toolrm", "prompt_variant": variant},
             "generation_kwargs": reference_generation_kwargs(TOOLRM_MAX_GEN_TOKENS),
         }
-    return {
-        **render_task_files(TASK_DIR, "_plan_rewardbench_yaml", judge_base(), judges),
-        **render_task_files(
-            TASK_DIR,
+    return [
+        TaskFamily("_plan_rewardbench_yaml", judge_base(), judges),
+        TaskFamily(
             "_plan_rewardbench_disc_yaml",
             disc_base(),
             {"plan_rewardbench_disc.yaml": {"task": "plan_rewardbench_disc"}},
         ),
-    }
+    ]
+
+
+def rendered_files() -> dict[Path, str]:
+    return render_families(TASK_DIR, families())
 
 
 def main() -> None:

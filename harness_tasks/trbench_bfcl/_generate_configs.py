@@ -13,8 +13,14 @@ from pathlib import Path
 
 from harness_tasks.categories import CATEGORIES
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
-from harness_tasks.task_yaml import rendered_files as render_task_files
+from harness_tasks.task_yaml import (
+    FunctionTag,
+    TaskFamily,
+    metric_list,
+    reference_generation_kwargs,
+    render_families,
+    write_files,
+)
 from harness_tasks.trbench_bfcl.dataset import DEFAULT_MAX_GEN_TOKENS, HUB_DATASET, embedded_data_build
 from harness_tasks.trbench_bfcl.pairwise_metrics import METRICS
 
@@ -83,8 +89,12 @@ def task_configs() -> dict[str, dict]:
     return configs
 
 
+def families() -> list[TaskFamily]:
+    return [TaskFamily(BASE_FILE, base_config(), task_configs())]
+
+
 def rendered_files() -> dict[Path, str]:
-    return render_task_files(TASK_DIR, BASE_FILE, base_config(), task_configs())
+    return render_families(TASK_DIR, families())
 
 
 def main() -> None:

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness_tasks.task_yaml import FunctionTag, metric_list, write_files
-from harness_tasks.task_yaml import rendered_files as render_task_files
+from harness_tasks.task_yaml import (
+    FunctionTag,
+    TaskFamily,
+    metric_list,
+    render_families,
+    scalar_rm_request,
+    write_files,
+)
 from harness_tasks.trbench_bfcl.dataset import HUB_DATASET, embedded_data_build
 from harness_tasks.trbench_bfcl_disc.disc_metrics import METRICS
 
@@ -32,13 +38,8 @@ def base_config() -> dict:
         "dataset_kwargs": {"source": "embedded", "orders": "original"},
         # The reward model answers each choice's loglikelihood request with its score, so the
         # choices are the candidate replies and the context is the conversation as JSON.
-        "output_type": "multiple_choice",
+        **scalar_rm_request("utils.doc_to_text", "utils.process_results"),
         "test_split": "test",
-        "doc_to_text": FunctionTag("utils.doc_to_text"),
-        "doc_to_choice": FunctionTag("utils.doc_to_choice"),
-        "doc_to_target": 0,
-        "target_delimiter": "",
-        "process_results": FunctionTag("utils.process_results"),
         "num_fewshot": 0,
         "metric_list": metric_list(METRICS),
         "metadata": {"version": VERSION, "data_build": embedded_data_build()},
@@ -57,8 +58,12 @@ def task_configs() -> dict[str, dict]:
     }
 
 
+def families() -> list[TaskFamily]:
+    return [TaskFamily(BASE_FILE, base_config(), task_configs())]
+
+
 def rendered_files() -> dict[Path, str]:
-    return render_task_files(TASK_DIR, BASE_FILE, base_config(), task_configs())
+    return render_families(TASK_DIR, families())
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
     python -m harness_tasks.trbench_bon._generate_configs
 
 Two bases: ``_trbench_bon_yaml`` (generative judges, the ``BonTask`` driver) and
-``_trbench_bon_disc_yaml`` (scalar RMs, lm-eval's multiple-choice path). A test fails when the
-files here are not what this script writes.
+``_trbench_bon_disc_yaml`` (scalar RMs, lm-eval's multiple-choice path). A variant's think and
+no_think tasks share its metric list in a part file (``_trbench_bon_n4_yaml``, ``_trbench_bon_2perm_yaml``,
+...) that includes the base. A test fails when the files here are not what this script writes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
-from harness_tasks.task_yaml import rendered_files as render_task_files
+from harness_tasks.task_yaml import (
+    FunctionTag,
+    TaskFamily,
+    metric_list,
+    prompt_variant_part,
+    reference_generation_kwargs,
+    render_families,
+    scalar_rm_request,
+    write_files,
+)
 from harness_tasks.trbench_bon.bon_metrics import metrics_for
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
 from harness_tasks.trbench_bon.candidates import candidate_data_build
@@ -63,13 +72,8 @@ def disc_base_config() -> dict:
     return {
         "custom_dataset": FunctionTag("utils.load_dataset"),
         "dataset_kwargs": _kwargs("scalar"),
-        "output_type": "multiple_choice",
+        **scalar_rm_request("utils.doc_to_scalar_text", "utils.process_results_scalar"),
         "test_split": "test",
-        "doc_to_text": FunctionTag("utils.doc_to_scalar_text"),
-        "doc_to_choice": FunctionTag("utils.doc_to_choice"),
-        "doc_to_target": 0,
-        "target_delimiter": "",
-        "process_results": FunctionTag("utils.process_results_scalar"),
         "num_fewshot": 0,
         "metric_list": metric_list(metrics_for(DEFAULT_N, "scalar")),
         # `checker` sits in metadata, not dataset_kwargs: `--metadata '{"checker": "corrected"}'`
@@ -113,10 +117,17 @@ def disc_task_configs() -> dict[str, dict]:
     return configs
 
 
+def families() -> list[TaskFamily]:
+    return [
+        # a protocol's (or N's) think and no_think tasks share their metric list in a part file,
+        # e.g. `_trbench_bon_n4_yaml`
+        TaskFamily(BASE_FILE, base_config(), task_configs(), shared_by=prompt_variant_part),
+        TaskFamily(DISC_BASE_FILE, disc_base_config(), disc_task_configs()),
+    ]
+
+
 def rendered_files() -> dict[Path, str]:
-    files = render_task_files(TASK_DIR, BASE_FILE, base_config(), task_configs())
-    files.update(render_task_files(TASK_DIR, DISC_BASE_FILE, disc_base_config(), disc_task_configs()))
-    return files
+    return render_families(TASK_DIR, families())
 
 
 def main() -> None:

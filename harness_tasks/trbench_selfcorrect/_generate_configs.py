@@ -4,8 +4,9 @@
 
 A base ``_trbench_selfcorrect_yaml`` holds what every task shares (task class, data hook, decoding,
 the run-level metrics); each task file includes it and sets its protocol, prompt variant, sources
-and the per-category metrics of the categories it covers. A test fails when the files here are not
-what this script writes.
+and the per-category metrics of the categories it covers (a one-source task's list, shared by its
+think and no_think files, in ``_trbench_selfcorrect_<source>_yaml``). A test fails when the files
+here are not what this script writes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness_tasks.judge_prompts import PROMPT_VARIANTS
-from harness_tasks.task_yaml import FunctionTag, metric_list, reference_generation_kwargs, write_files
-from harness_tasks.task_yaml import rendered_files as render_task_files
+from harness_tasks.task_yaml import (
+    FunctionTag,
+    TaskFamily,
+    metric_list,
+    prompt_variant_part,
+    reference_generation_kwargs,
+    render_families,
+    write_files,
+)
 from harness_tasks.trbench_build.error_operators import OPERATORS
 from harness_tasks.trbench_selfcorrect.items import SOURCES, data_build, read_items
 from harness_tasks.trbench_selfcorrect.metrics import category_metrics, core_metrics, operator_metrics
@@ -106,8 +114,13 @@ def task_configs() -> dict[str, dict]:
     return configs
 
 
+def families() -> list[TaskFamily]:
+    # a source's think and no_think tasks share their metric list in `_trbench_selfcorrect_<source>_yaml`
+    return [TaskFamily(BASE_FILE, base_config(), task_configs(), shared_by=prompt_variant_part)]
+
+
 def rendered_files() -> dict[Path, str]:
-    return render_task_files(TASK_DIR, BASE_FILE, base_config(), task_configs())
+    return render_families(TASK_DIR, families())
 
 
 def main() -> None:
