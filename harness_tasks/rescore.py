@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -276,19 +275,6 @@ def parse_settings(text: str | None) -> dict[str, Any]:
             raise RescoreError(f"--metadata: {part!r} is not key=value")
         settings[key.strip()] = value.strip()
     return settings
-
-
-def same_metrics(first: dict, second: dict) -> bool:
-    """Equal values, NaN equal to NaN (lm-eval writes NaN for a category a run did not cover)."""
-    if first.keys() != second.keys():
-        return False
-    for key, a in first.items():
-        b = second[key]
-        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-            continue
-        if a != b:
-            return False
-    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,8 +20,8 @@ difference reflects only the units where they disagree; the two-sided p-value in
 percentile interval (the smallest level at which it excludes 0), floored at ``1/(rounds+1)``. A
 unit holding several judgments (a pair judged in both orders) carries its count, so each side's
 statistic is its headline metric exactly; a round's difference within ``ZERO_TOLERANCE`` of 0 is 0
-(a mean of stratum ratios leaves float noise where both sides are equal).
-McNemar's exact test is given for 0/1 outcomes as a cross-check that needs no resampling.
+(a mean of stratum ratios leaves float noise where both sides are equal). The tests cross-check it
+against McNemar's exact test (``tests/mcnemar.py``).
 
 Rank bounds follow Chatbot Arena: the best rank a row can claim is 1 + the number of rows whose
 lower bound is above its upper bound; the worst is the number of rows whose upper bound is not
@@ -47,10 +47,6 @@ class Interval:
     estimate: float
     lower: float
     upper: float
-
-    @property
-    def half_width(self) -> float:
-        return (self.upper - self.lower) / 2
 
 
 @dataclass(frozen=True)
@@ -245,22 +241,6 @@ def paired_difference(
 
 ZERO_TOLERANCE = 1e-9
 """A paired difference this close to 0 is 0 (scores are fractions or points: real gaps are far larger)."""
-
-
-def mcnemar_exact_p(first_only: int, second_only: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts (first right only, second right only)."""
-    discordant = first_only + second_only
-    if discordant == 0:
-        return 1.0
-    smaller = min(first_only, second_only)
-    log_half = discordant * math.log(0.5)
-    tail = sum(
-        math.exp(
-            math.lgamma(discordant + 1) - math.lgamma(k + 1) - math.lgamma(discordant - k + 1) + log_half
-        )
-        for k in range(smaller + 1)
-    )
-    return min(1.0, 2 * tail)
 
 
 # --- ranks ------------------------------------------------------------------------------------

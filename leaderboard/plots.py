@@ -55,13 +55,6 @@ def render_charts(table: Table, formats: list[str]) -> dict[str, bytes]:
     return rendered
 
 
-def write_charts(table: Table, out_dir: Path, formats: list[str]) -> list[Path]:
-    """:func:`render_charts` written into ``out_dir`` (each file written whole: temp file, then rename)."""
-    from toolrm_leaderboard.output import write_files
-
-    return write_files(out_dir, render_charts(table, formats))
-
-
 def row_label(row: Row) -> str:
     """The row's name as matplotlib plain text (see :func:`plain_text`)."""
     return plain_text(" ".join(part for part in (row.label, row.marker, *row_tags(row)) if part))

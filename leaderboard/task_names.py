@@ -21,7 +21,6 @@ FC_POINTWISE = "fc_rewardbench_pointwise"
 PLAN = "plan_rewardbench"
 REWARD_BENCHES = (FC_PAIRWISE, FC_POINTWISE, PLAN)
 """Other tool-use RM benchmarks: one score table each (harness_tasks/fc_rewardbench, plan_rewardbench)."""
-BENCHMARKS = (TRBENCH, BEST_OF_N, SELF_CORRECTION, *REWARD_BENCHES)
 
 VARIANTS = ("think", "no_think", "disc", "source")
 """``source``: a generative judge run with the benchmark's own prompt (``plan_rewardbench``)."""

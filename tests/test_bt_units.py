@@ -15,7 +15,7 @@ from harness_tasks.trbench_bfcl.dataset import DataFormatError
 from harness_tasks.trbench_bfcl.dataset import read_pairs as read_benchmark_pairs
 from toolrm_train.bt.config import BTConfig, validate_bt_config
 from toolrm_train.bt.data import read_pairs, split_held_out, tokenize_pairs
-from toolrm_train.bt.losses import PairStats, bradley_terry_loss, pairwise_losses
+from toolrm_train.bt.losses import PairStats, pairwise_losses
 from toolrm_train.bt.packing import (
     TokenizedPair,
     build_batch,
@@ -41,7 +41,6 @@ LOG1P_EXP_15 = 1.7014132779827524  # log(1 + e^1.5)    gap -1 - margin 0.5
 def test_bradley_terry_loss_hand_computed() -> None:
     chosen, rejected = torch.tensor([2.0, 0.0]), torch.tensor([1.0, 1.0])
     assert pairwise_losses(chosen, rejected).tolist() == pytest.approx([LOG1P_EXP_M1, LOG1P_EXP_1], abs=1e-6)
-    assert bradley_terry_loss(chosen, rejected).item() == pytest.approx((LOG1P_EXP_M1 + LOG1P_EXP_1) / 2)
 
 
 def test_margin_shifts_the_gap() -> None:
@@ -65,9 +64,8 @@ def test_loss_is_stable_and_gradient_is_sigmoid() -> None:
     loss = pairwise_losses(chosen, rejected)
     assert torch.isfinite(loss).all()
     assert loss.tolist() == pytest.approx([0.0, 200.0], abs=1e-6)
-    bradley_terry_loss(torch.tensor([0.0], requires_grad=True), torch.tensor([0.0]))
     x = torch.tensor([0.3], requires_grad=True)
-    bradley_terry_loss(x, torch.tensor([0.0])).backward()
+    pairwise_losses(x, torch.tensor([0.0])).sum().backward()
     # d/dx -log σ(x) = σ(x) - 1
     assert x.grad.item() == pytest.approx(1.0 / (1.0 + math.exp(-0.3)) - 1.0, abs=1e-6)
 
@@ -141,7 +139,7 @@ def benchmark_token_pairs(tokenizer, n: int) -> list[TokenizedPair]:
 def rewards_and_grads(model, pairs, packed: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     model.zero_grad(set_to_none=True)
     chosen, rejected = pair_rewards(model, build_batch(pairs, model.config.pad_token_id, packed))
-    bradley_terry_loss(chosen, rejected, centering_coefficient=0.01).backward()
+    pairwise_losses(chosen, rejected, centering_coefficient=0.01).mean().backward()
     grads = torch.cat([p.grad.flatten() for p in model.parameters()])
     return chosen.detach(), rejected.detach(), grads
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mcnemar import mcnemar_exact_p
 
 from harness_tasks import uncertainty
 from harness_tasks.trbench_bfcl.pairwise_metrics import pair_rows
@@ -68,7 +69,7 @@ def test_paired_difference_against_the_base_is_recomputed_from_the_logs():
     assert cell.endswith(("p<0.001", "p=0.001", "p=0.002", "p=0.003", "p=0.004"))
     fixed = sum(trained[i] > base[i] for i in ids)
     broken = sum(trained[i] < base[i] for i in ids)
-    assert uncertainty.mcnemar_exact_p(fixed, broken) < 0.01
+    assert mcnemar_exact_p(fixed, broken) < 0.01
 
 
 def test_a_judge_no_better_than_the_row_above_is_not_called_different():

@@ -17,7 +17,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from harness_tasks.cli import main as toolrm_eval
-from harness_tasks.rescore import RescoreError, find_runs, rescore_run, same_metrics
+from harness_tasks.rescore import RescoreError, find_runs, rescore_run
 
 
 TRBENCH_TASK = "trbench_bfcl_think_live_parallel"  # 34 pairs, 68 generations
@@ -62,6 +62,19 @@ class _no_exit:
 
 def metrics_of(document: dict, task: str) -> dict:
     return {k: v for k, v in document["results"][task].items() if "," in k}
+
+
+def same_metrics(first: dict, second: dict) -> bool:
+    """Equal values, NaN equal to NaN (lm-eval writes NaN for a category a run did not cover)."""
+    if first.keys() != second.keys():
+        return False
+    for key, a in first.items():
+        b = second[key]
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            continue
+        if a != b:
+            return False
+    return True
 
 
 @pytest.fixture(scope="module")

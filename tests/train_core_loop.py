@@ -24,7 +24,7 @@ from toolrm_train.core.checkpoint import load_checkpoint, resolve_resume, save_c
 from toolrm_train.core.config import TrainerConfig
 from toolrm_train.core.data_order import EpochSampler
 from toolrm_train.core.distributed import (
-    all_reduce_mean,
+    all_reduce_sum,
     all_reduce_sums,
     gathered_params,
     init_distributed,
@@ -98,9 +98,9 @@ def _train(config: LoopConfig, *, resume: bool, env) -> Path:
     model = shard_model(model, env, bf16=resolve_bf16(config.bf16, env))
     optimizer = build_optimizer(model, config)
     rows = make_rows(config.num_items, config.seq_len, model.config.vocab_size)
-    sampler = EpochSampler(config.num_items, config.seed, env)
+    sampler = EpochSampler(config.num_items, config.seed)
     micro_global = config.per_device_batch_size * env.world_size
-    steps_per_epoch = sampler.batches_per_epoch(micro_global) // config.gradient_accumulation_steps
+    steps_per_epoch = config.num_items // (micro_global * config.gradient_accumulation_steps)
     total = total_training_steps(config, steps_per_epoch)
     scheduler = build_scheduler(optimizer, config, total)
     step = 0
@@ -127,7 +127,7 @@ def _train(config: LoopConfig, *, resume: bool, env) -> Path:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            loss = all_reduce_mean(torch.stack(losses).mean(), env)
+            loss = all_reduce_sum(torch.stack(losses).mean(), env) / env.world_size
             rows_seen, loss_sum = all_reduce_sums(
                 [len(mine), float(torch.stack(losses).mean()) * len(mine)], env
             )

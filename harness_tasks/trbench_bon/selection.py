@@ -41,7 +41,6 @@ from harness_tasks.judgment import strip_think
 
 
 PROTOCOLS = ("listwise", "listwise_2perm", "knockout", "all_pairs", "scalar")
-GENERATIVE_PROTOCOLS = ("listwise", "listwise_2perm", "knockout", "all_pairs")
 
 
 def seeded(*parts: object) -> random.Random:

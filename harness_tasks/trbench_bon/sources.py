@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from harness_tasks.acebench import SOURCE
 from harness_tasks.acebench.reader import AceItem, item_by_id
-from harness_tasks.tool_calls import parse_tool_calls
 
 
 if TYPE_CHECKING:
@@ -74,10 +73,6 @@ def chat_history(source: str, item_id: str) -> list[dict[str, str]]:
     return [dict(m) for m in single_turn_context(bfcl_item(item_id)).chat_history]
 
 
-def category_of(source: str, item_id: str) -> str:
-    return acebench_item(item_id).category if source == "acebench" else bfcl_item(item_id).category
-
-
 ITEM_FINDERS = {"acebench": acebench_item, "bfcl": bfcl_item}
 
 
@@ -115,10 +110,6 @@ def check_candidate(
     if native is not None and source == "acebench":
         return check_native(source, item_id, native, reading)
     return check_turn(source, item_id, text, reading)
-
-
-def parse_calls(text: str):
-    return parse_tool_calls(text).calls
 
 
 def labels_under(

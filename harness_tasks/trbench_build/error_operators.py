@@ -872,16 +872,3 @@ OPERATORS: dict[str, ErrorOperator] = {
     "text_answer": text_answer,
 }
 """Operator name → operator, in a fixed order (iteration order is part of determinism)."""
-
-
-def apply_operator(
-    name: str,
-    calls: Sequence[ToolCall],
-    tools: Sequence[Mapping[str, Any]],
-    question: str,
-    rng: random.Random,
-) -> Candidate | None:
-    """Run one registered operator by name on copies of its inputs."""
-    if name not in OPERATORS:
-        raise KeyError(f"unknown error operator {name!r}; expected one of {', '.join(OPERATORS)}")
-    return OPERATORS[name](list(calls), [dict(doc) for doc in tools], question, rng)

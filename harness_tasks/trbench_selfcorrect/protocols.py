@@ -50,8 +50,6 @@ from harness_tasks.trbench_selfcorrect.prompts import (
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("critic_reviser", "single", "no_critic", "oracle")
-CRITIC_PROTOCOLS = ("critic_reviser", "single")
-"""Protocols in which a model writes a critique (the others have no verdict to score)."""
 
 
 @dataclass(frozen=True)

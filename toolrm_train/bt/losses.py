@@ -46,16 +46,6 @@ def pairwise_losses(
     return losses
 
 
-def bradley_terry_loss(
-    chosen: torch.Tensor,
-    rejected: torch.Tensor,
-    margin: torch.Tensor | float | None = None,
-    centering_coefficient: float = 0.0,
-) -> torch.Tensor:
-    """Mean of :func:`pairwise_losses` over the pairs (TRL's and OpenRLHF's reduction)."""
-    return pairwise_losses(chosen, rejected, margin, centering_coefficient).mean()
-
-
 @dataclass
 class PairStats:
     """Sums over pairs, so per-rank and per-micro-batch figures add up before dividing."""

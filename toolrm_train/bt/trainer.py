@@ -190,7 +190,7 @@ def _train(config: BTConfig, *, resume: bool, env: DistEnv) -> Path:
 
     # 4. optimiser, schedule, data order, resume
     optimizer = build_optimizer(model, config)
-    sampler = EpochSampler(len(train_pairs), config.seed, env)
+    sampler = EpochSampler(len(train_pairs), config.seed)
     micro_global = config.per_device_batch_size * env.world_size
     step_pairs = micro_global * config.gradient_accumulation_steps
     if step_pairs > len(train_pairs):

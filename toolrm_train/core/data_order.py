@@ -4,8 +4,8 @@
 generator, untouched by any other randomness), hands out global batches in that order, and keeps
 its place as ``(epoch, position)``. Saving that pair in a checkpoint and loading it back makes the
 resumed run visit exactly the items the uninterrupted run would have visited next. Every rank holds
-the same sampler and so the same global batch; ``next_batch`` returns this rank's contiguous share
-(``rank_slice``), so the global batch is the single-process one whatever the world size.
+the same sampler and so the same global batch, and takes its contiguous share with
+``distributed.rank_slice``, so the global batch is the single-process one whatever the world size.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from toolrm_train.core.distributed import DistEnv, rank_slice
 
 
 class EpochSampler:
@@ -28,7 +26,6 @@ class EpochSampler:
         self,
         num_items: int,
         seed: int,
-        env: DistEnv | None = None,
         *,
         shuffle: bool = True,
         drop_last: bool = True,
@@ -37,7 +34,6 @@ class EpochSampler:
             raise ValueError("EpochSampler needs at least one item")
         self.num_items = num_items
         self.seed = seed
-        self.env = env or DistEnv()
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.epoch = 0
@@ -55,11 +51,6 @@ class EpochSampler:
             self._order_epoch = epoch
         return self._order
 
-    def batches_per_epoch(self, global_batch_size: int) -> int:
-        """Batches in one epoch at this batch size."""
-        full, rest = divmod(self.num_items, global_batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
-
     def next_global_batch(self, global_batch_size: int) -> list[int]:
         """The next ``global_batch_size`` indices (identical on every rank); rolls into the next epoch."""
         if global_batch_size < 1:
@@ -76,10 +67,6 @@ class EpochSampler:
         batch = order[self.position : self.position + global_batch_size]
         self.position += len(batch)
         return [int(i) for i in batch]
-
-    def next_batch(self, global_batch_size: int) -> list[int]:
-        """This rank's share of the next global batch."""
-        return rank_slice(self.next_global_batch(global_batch_size), self.env)
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready place in the data: epoch, position, and what the order depends on."""

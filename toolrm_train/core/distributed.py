@@ -203,11 +203,6 @@ def all_reduce_sums(values: Sequence[float | torch.Tensor], env: DistEnv) -> lis
     return stacked.tolist()
 
 
-def all_reduce_mean(value: float | torch.Tensor, env: DistEnv) -> float:
-    """Mean of a scalar over all ranks: a loss averaged over equal shares is the global-batch loss."""
-    return all_reduce_sum(value, env) / env.world_size
-
-
 def all_reduce_max(value: float | torch.Tensor, env: DistEnv) -> float:
     """Maximum of a scalar over all ranks (e.g. the longest response in a step)."""
     return float(_reduce(value, env, dist.ReduceOp.MAX))

@@ -39,7 +39,7 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from toolrm_train.core.distributed import (
     DistEnv,
     all_reduce_max,
     all_reduce_sums,
+    gathered_params,
     init_distributed,
     rank_slice,
     resolve_bf16,
@@ -126,26 +127,6 @@ def score(prompt: JudgePrompt, completion: Completion) -> Sample:
         strict_parsed=result["pred_answer"] is not None,
         correct=soft.answer == prompt.ground_truth,
     )
-
-
-@contextmanager
-def full_weights(model: torch.nn.Module, env: DistEnv) -> Iterator[None]:
-    """Under FSDP2, gather every layer once for the whole rollout instead of on each decode step."""
-    if not env.is_distributed:
-        yield
-        return
-    from torch.distributed.fsdp import FSDPModule
-
-    modules = [m for m in model.modules() if isinstance(m, FSDPModule)]
-    for module in modules:
-        module.unshard()
-        module.set_reshard_after_forward(False)
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.set_reshard_after_forward(True)
-            module.reshard()
 
 
 def micro_batches(samples: list[Sample], size: int) -> Iterator[list[Sample]]:
@@ -468,7 +449,7 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
 
     # 4. optimiser, schedule, data order, resume
     optimizer = build_optimizer(model, config)
-    sampler = EpochSampler(len(prompts), config.seed, env)
+    sampler = EpochSampler(len(prompts), config.seed)
     total = total_training_steps(config, len(prompts) // config.prompts_per_step)
     updates_per_step = config.minibatches_per_step * config.ppo_epochs
     scheduler = build_scheduler(optimizer, config, total * updates_per_step)
@@ -503,7 +484,7 @@ def _train(config: GRPOConfig, *, resume: bool, env: DistEnv) -> Path:
                 seed=(config.seed * 1_000_003 + step) & 0x7FFFFFFF,
                 logprobs=False,  # the update recomputes them with the training forward
             )
-            with full_weights(model, env), autocast:
+            with gathered_params(model, env), autocast:  # every layer gathered once per rollout
                 completions = engine.generate([prompts[r].prompt_ids for r in my_rows], params, my_rows)
             rollout_seconds = time.perf_counter() - started
             rollout_tokens = engine.last_stats.completion_tokens

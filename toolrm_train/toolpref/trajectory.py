@@ -72,10 +72,6 @@ class Segment:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> Segment:
-        return cls(**row)
-
 
 @dataclass
 class Candidate:
