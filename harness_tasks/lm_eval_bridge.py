@@ -68,9 +68,6 @@ from harness_tasks.generation_cache import GenerationStore, request_keys
 
 log = logging.getLogger(__name__)
 
-LM_EVAL_VERSION = "0.4.13"
-"""The lm-eval version every bend above was written against and tested with."""
-
 
 # ---------------------------------------------------------------- 3. model registration order
 

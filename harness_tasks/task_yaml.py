@@ -7,7 +7,8 @@ merges an ``include:`` shallowly (the including file's top-level keys win), so a
 written only where its whole value differs from the base's; a long value that a task's think and
 no_think files share (their metric list) goes once into a part file between them and the base.
 Base and part files are named ``_<name>_yaml``, not ``*.yaml``, so lm-eval's task index (which
-globs ``**/*.yaml``) never reads them as tasks.
+globs ``**/*.yaml``) never reads them as tasks. ``tests/test_task_yaml.py`` proves that the files
+are a fresh generation and that lm-eval reads every task as its generator states it in full.
 """
 
 from __future__ import annotations
@@ -192,12 +193,6 @@ def generated_files_on_disk(task_dir: Path) -> list[Path]:
     """Every base, part and task file under ``task_dir`` that a generator wrote (by its header)."""
     candidates = [*task_dir.glob("**/*.yaml"), *task_dir.glob("**/_*_yaml")]
     return sorted(path for path in candidates if path.read_text().startswith(HEADER))
-
-
-def stale_files(files: dict[Path, str], task_dir: Path) -> list[str]:
-    """Files that are not what the generator writes: missing, different, or no longer generated."""
-    stale = [str(path) for path, text in files.items() if not path.is_file() or path.read_text() != text]
-    return stale + [str(path) for path in generated_files_on_disk(task_dir) if path not in files]
 
 
 def write_files(files: dict[Path, str], task_dir: Path) -> None:

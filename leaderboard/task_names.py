@@ -19,8 +19,6 @@ SELF_CORRECTION = "trbench_selfcorrect"
 FC_PAIRWISE = "fc_rewardbench"
 FC_POINTWISE = "fc_rewardbench_pointwise"
 PLAN = "plan_rewardbench"
-REWARD_BENCHES = (FC_PAIRWISE, FC_POINTWISE, PLAN)
-"""Other tool-use RM benchmarks: one score table each (harness_tasks/fc_rewardbench, plan_rewardbench)."""
 
 VARIANTS = ("think", "no_think", "disc", "source")
 """``source``: a generative judge run with the benchmark's own prompt (``plan_rewardbench``)."""

@@ -18,9 +18,9 @@ from harness_tasks.plan_rewardbench import _generate_configs as plan_rewardbench
 from harness_tasks.task_yaml import (
     FunctionTag,
     TaskFamily,
+    generated_files_on_disk,
     prompt_variant_part,
     render_families,
-    stale_files,
 )
 from harness_tasks.trbench_bfcl import _generate_configs as trbench_bfcl
 from harness_tasks.trbench_bfcl_disc import _generate_configs as trbench_bfcl_disc
@@ -53,6 +53,12 @@ def as_lm_eval_reads_it(value: Any, task_dir: Path) -> Any:
     if isinstance(value, list):
         return [as_lm_eval_reads_it(item, task_dir) for item in value]
     return value
+
+
+def stale_files(files: dict[Path, str], task_dir: Path) -> list[str]:
+    """Files that are not what the generator writes: missing, different, or no longer generated."""
+    stale = [str(path) for path, text in files.items() if not path.is_file() or path.read_text() != text]
+    return stale + [str(path) for path in generated_files_on_disk(task_dir) if path not in files]
 
 
 @pytest.mark.parametrize("generator", GENERATORS, ids=generator_id)

@@ -1,4 +1,5 @@
-"""Rebuild the shipped ACEBench subset from a checkout of github.com/ACEBench/ACEBench.
+"""Rebuild the shipped ACEBench subset from a checkout of github.com/ACEBench/ACEBench (the shipped
+subset was taken at e6db74b, HEAD of 2025-08-24).
 
 CI has no network, so the rows we use are shipped under ``data/``. This script is how they were
 made: the first ``--per-category`` rows (by ``id`` order in the file) of every English ``normal``
@@ -36,8 +37,6 @@ NORMAL_CATEGORIES = (
 )
 SPECIAL_CATEGORIES = ("special_error_param", "special_incomplete", "special_irrelevant")
 CATEGORIES = NORMAL_CATEGORIES + SPECIAL_CATEGORIES
-SOURCE_COMMIT = "e6db74b"
-"""The ACEBench snapshot the shipped subset was taken from (HEAD of 2025-08-24)."""
 DATA_FILE = Path(__file__).resolve().parent / "data" / "acebench_en_subset.jsonl.gz"
 
 

@@ -156,7 +156,8 @@ def _delta(records: list[Sequence]) -> float:
     )
 
 
-_INTERVAL_COLUMNS = ("final", "candidate", "wrong", "fixed", "right", "broken", "item")
+# pooled_ratio(numerator, denominator) index the columns of `_item_columns`:
+# 0 final, 1 candidate, 2 wrong, 3 fixed, 4 right, 5 broken, 6 item
 _INTERVAL_STATISTICS: dict[str, uncertainty.Statistic] = {
     "acc_at_round_1": uncertainty.pooled_ratio(0, 6),
     "fixed_rate": uncertainty.pooled_ratio(3, 2),
