@@ -37,7 +37,7 @@ from toolrm_train.core.config import (
     save_config,
 )
 from toolrm_train.core.data_order import EpochSampler
-from toolrm_train.core.distributed import DistEnv, all_reduce_sum, all_reduce_sums, rank_slice
+from toolrm_train.core.distributed import DistEnv, all_reduce_sums, rank_slice
 from toolrm_train.core.metrics_log import MetricsLogger, truncate_metrics
 from toolrm_train.core.optim import build_optimizer, build_scheduler, total_training_steps
 from toolrm_train.core.rng import capture_rng_state, restore_rng_state, seed_everything
@@ -213,7 +213,6 @@ def test_rank_slices_cover_the_global_batch_in_order() -> None:
     items = list(range(7))
     shares = [rank_slice(items, DistEnv(rank=r, world_size=3, is_main=r == 0)) for r in range(3)]
     assert shares == [[0, 1, 2], [3, 4], [5, 6]]
-    assert all_reduce_sum(torch.tensor(2.5), DistEnv()) == 2.5
     assert all_reduce_sums([1, torch.tensor(2.0), 0.5], DistEnv()) == [1.0, 2.0, 0.5]
 
 

@@ -24,7 +24,6 @@ from toolrm_train.core.checkpoint import load_checkpoint, resolve_resume, save_c
 from toolrm_train.core.config import TrainerConfig
 from toolrm_train.core.data_order import EpochSampler
 from toolrm_train.core.distributed import (
-    all_reduce_sum,
     all_reduce_sums,
     gathered_params,
     init_distributed,
@@ -127,7 +126,8 @@ def _train(config: LoopConfig, *, resume: bool, env) -> Path:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            loss = all_reduce_sum(torch.stack(losses).mean(), env) / env.world_size
+            [loss_total] = all_reduce_sums([torch.stack(losses).mean()], env)
+            loss = loss_total / env.world_size
             rows_seen, loss_sum = all_reduce_sums(
                 [len(mine), float(torch.stack(losses).mean()) * len(mine)], env
             )

@@ -44,7 +44,7 @@ from toolrm_train.core.config import ConfigError
 from toolrm_train.core.data_order import EpochSampler
 from toolrm_train.core.distributed import (
     DistEnv,
-    all_reduce_sum,
+    all_reduce_sums,
     init_distributed,
     rank_slice,
     resolve_bf16,
@@ -147,7 +147,7 @@ def evaluate(
         if mine:
             local.add(chosen, rejected, pairwise_losses(chosen, rejected))
     model.train()
-    return PairStats.from_list([all_reduce_sum(value, env) for value in local.as_list()])
+    return PairStats.from_list(all_reduce_sums(local.as_list(), env))
 
 
 def eval_metrics(stats: PairStats) -> dict[str, float]:
@@ -243,8 +243,8 @@ def _train(config: BTConfig, *, resume: bool, env: DistEnv) -> Path:
             seconds += time.perf_counter() - started
 
             if step % config.log_every_steps == 0 or step == total:
-                totals = PairStats.from_list([all_reduce_sum(v, env) for v in stats.as_list()])
-                all_tokens, all_padded = all_reduce_sum(tokens, env), all_reduce_sum(padded, env)
+                *summed, all_tokens, all_padded = all_reduce_sums([*stats.as_list(), tokens, padded], env)
+                totals = PairStats.from_list(summed)  # the logged counters in one collective
                 metrics.log(
                     step,
                     {

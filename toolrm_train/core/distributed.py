@@ -182,11 +182,6 @@ def _reduce(value: float | torch.Tensor, env: DistEnv, op: Any) -> torch.Tensor:
     return tensor
 
 
-def all_reduce_sum(value: float | torch.Tensor, env: DistEnv) -> float:
-    """Sum of a scalar over all ranks (the value itself on one process)."""
-    return float(_reduce(value, env, dist.ReduceOp.SUM))
-
-
 def all_reduce_sums(values: Sequence[float | torch.Tensor], env: DistEnv) -> list[float]:
     """Sums over ranks of several scalars in ONE collective (per-step counters: pairs, tokens, …)."""
     device = env.device if env.is_distributed else torch.device("cpu")
@@ -237,7 +232,7 @@ def rank_slice(items: Sequence[T], env: DistEnv) -> list[T]:
 
     Every rank sees the same global batch in the same order as the single-process run; rank r takes
     the r-th of ``world_size`` contiguous chunks (sizes differ by at most one when the batch does not
-    divide evenly: then normalise losses by a global count, see ``all_reduce_sum``).
+    divide evenly: then normalise losses by a global count, see ``all_reduce_sums``).
     """
     n, w, r = len(items), env.world_size, env.rank
     base, extra = divmod(n, w)
