@@ -105,12 +105,21 @@ class ScriptedBonJudge(LM):
 
     ``oracle``: the correct candidate with the lowest index in the set (so its picks do not depend
     on the display order); ``always_first``: position 1; ``uniform``: a seeded uniform choice;
-    ``garbage``: no ``<choice>`` at all. ``delay`` and ``log_path`` as for :class:`ScriptedJudge`
-    (one JSON line per generation: the item and who was shown in which order).
+    ``garbage``: no ``<choice>`` at all; ``tiring``: the oracle's pick the first ``right_times``
+    times it is sent a prompt, then the wrong candidate with the lowest index (the oracle's pick
+    when none is wrong): a judge whose trials differ by repeat, seen only through the prompts it is
+    sent. ``delay`` and ``log_path`` as for :class:`ScriptedJudge` (one JSON line per generation:
+    the item and who was shown in which order).
     """
 
     def __init__(
-        self, strategy: str = "oracle", seed: int = 0, delay: float = 0.0, log_path: str = "", **_: object
+        self,
+        strategy: str = "oracle",
+        seed: int = 0,
+        delay: float = 0.0,
+        log_path: str = "",
+        right_times: int = 2,
+        **_: object,
     ) -> None:
         super().__init__()
         self.strategy = strategy
@@ -118,17 +127,22 @@ class ScriptedBonJudge(LM):
         self.calls = 0
         self.delay = float(delay)
         self.log_path = log_path
+        self.right_times = int(right_times)
+        self.times_sent: dict[str, int] = {}
 
-    def _answer(self, doc: dict) -> str:
+    def _answer(self, doc: dict, times_sent: int = 0) -> str:
         shown = doc["bon_request"]["shown"]
         if self.strategy == "garbage":
             return "I cannot decide."
+        correct = [i for i in shown if doc["correct"][i]]
+        wrong = [i for i in shown if not doc["correct"][i]]
         if self.strategy == "always_first":
             k = 1
         elif self.strategy == "uniform":
             k = self.rng.randint(1, len(shown))
+        elif self.strategy == "tiring" and times_sent >= self.right_times and wrong:
+            k = shown.index(min(wrong)) + 1
         else:
-            correct = [i for i in shown if doc["correct"][i]]
             k = shown.index(min(correct)) + 1 if correct else 1
         return f"<evaluation>\nscripted\n</evaluation>\n\n<choice>\n{k}\n</choice>"
 
@@ -136,7 +150,10 @@ class ScriptedBonJudge(LM):
         outputs = []
         for request in requests:
             self.calls += 1
-            output = self._answer(request.doc)
+            prompt = request.args[0]
+            times_sent = self.times_sent.get(prompt, 0)
+            self.times_sent[prompt] = times_sent + 1
+            output = self._answer(request.doc, times_sent)
             if self.log_path:
                 with open(self.log_path, "a", encoding="utf-8") as log:
                     doc = request.doc
