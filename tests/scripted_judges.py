@@ -130,21 +130,30 @@ class ScriptedBonJudge(LM):
         self.right_times = int(right_times)
         self.times_sent: dict[str, int] = {}
 
-    def _answer(self, doc: dict, times_sent: int = 0) -> str:
+    def _answer(self, doc: dict) -> str:
         shown = doc["bon_request"]["shown"]
         if self.strategy == "garbage":
             return "I cannot decide."
-        correct = [i for i in shown if doc["correct"][i]]
-        wrong = [i for i in shown if not doc["correct"][i]]
         if self.strategy == "always_first":
             k = 1
         elif self.strategy == "uniform":
             k = self.rng.randint(1, len(shown))
-        elif self.strategy == "tiring" and times_sent >= self.right_times and wrong:
-            k = shown.index(min(wrong)) + 1
         else:
+            correct = [i for i in shown if doc["correct"][i]]
             k = shown.index(min(correct)) + 1 if correct else 1
+        return self._choice(k)
+
+    @staticmethod
+    def _choice(k: int) -> str:
         return f"<evaluation>\nscripted\n</evaluation>\n\n<choice>\n{k}\n</choice>"
+
+    def _tired_answer(self, doc: dict, times_sent: int) -> str | None:
+        """``tiring``: the wrong candidate with the lowest index once the prompt was sent often enough."""
+        shown = doc["bon_request"]["shown"]
+        wrong = [i for i in shown if not doc["correct"][i]]
+        if self.strategy != "tiring" or times_sent < self.right_times or not wrong:
+            return None
+        return self._choice(shown.index(min(wrong)) + 1)
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         outputs = []
@@ -153,7 +162,7 @@ class ScriptedBonJudge(LM):
             prompt = request.args[0]
             times_sent = self.times_sent.get(prompt, 0)
             self.times_sent[prompt] = times_sent + 1
-            output = self._answer(request.doc, times_sent)
+            output = self._tired_answer(request.doc, times_sent) or self._answer(request.doc)
             if self.log_path:
                 with open(self.log_path, "a", encoding="utf-8") as log:
                     doc = request.doc
