@@ -9,8 +9,11 @@ How: :func:`harness_tasks.lm_eval_bridge.cache_generations` replaces one model o
 goes through the store of this module:
 
 - The key of a generation is a SHA-256 of its content: the model's identity (type and model
-  arguments), the prompt exactly as sent, the generation arguments, the seeds, and the request's
-  occurrence number among identical requests (so ``repeats`` stay independent samples).
+  arguments), the prompt exactly as sent, the generation arguments, the seeds, the request's
+  occurrence number among identical requests of one call, and its *trial* (:data:`TRIAL_ATTRIBUTE`:
+  the repeat of a multi-round item, which the bridge runs as a driver call of its own, so trial 1's
+  identical prompts are numbered from 0 again and must not be served trial 0's generations). Trial
+  0 adds nothing to the key, so caches written before trials existed still serve.
 - Stored generations are served; only the rest reach the model. Each new generation is appended
   to a JSON-lines file as soon as the model reports it (lm-eval models call
   ``cache_hook.add_partial`` per result; anything not reported that way is stored when the batch
@@ -86,6 +89,11 @@ class GenerationStore:
         self._file.close()
 
 
+TRIAL_ATTRIBUTE = "toolrm_trial"
+"""Attribute of a request naming its trial (0 when absent): set by the bridge on the requests of a
+multi-round item's repeat (:func:`harness_tasks.lm_eval_bridge.answer_multi_round`)."""
+
+
 def request_keys(identity: dict[str, Any], requests: Sequence[Any]) -> list[str]:
     """Content keys for ``generate_until`` requests, numbering identical requests apart."""
     seen: dict[str, int] = {}
@@ -93,7 +101,9 @@ def request_keys(identity: dict[str, Any], requests: Sequence[Any]) -> list[str]
     base = json.dumps(identity, sort_keys=True, default=str)
     for request in requests:
         context, gen_kwargs = request.args[0], request.args[1]
-        content = json.dumps([base, context, gen_kwargs], sort_keys=True, default=str)
+        trial = getattr(request, TRIAL_ATTRIBUTE, 0)
+        parts = [base, context, gen_kwargs] + ([trial] if trial else [])
+        content = json.dumps(parts, sort_keys=True, default=str)
         occurrence = seen.get(content, 0)
         seen[content] = occurrence + 1
         keys.append(hashlib.sha256(f"{content}\x00{occurrence}".encode()).hexdigest())

@@ -39,7 +39,15 @@ or patches an lm-eval object. The bends, each with what in lm-eval it relies on:
    receives the model and its items' requests and returns one record (a string) per item, and the
    record becomes the response of the item's first request (the others answer ``""``; they carry
    their prompt into ``--log_samples``). ``process_results`` then reads the record: a pure
-   function of it. The model a driver receives is the one lm-eval evaluates with, so
+   function of it. A task with ``repeats: k`` gets k independent trials: lm-eval lists the *same*
+   request object k times in a row (``evaluator.evaluate``: ``[req] * req.repeats``), so the
+   occurrences of one object are counted and occurrence r < ``Instance.repeats`` is trial r; each
+   trial is a driver call of its own, on copies of the requests marked with their trial
+   (:data:`~harness_tasks.generation_cache.TRIAL_ATTRIBUTE`, carried into every round's
+   :func:`generation_request`, so ``--generation_cache`` keys trials apart). Occurrences beyond
+   ``repeats`` are lm-eval's data-parallel padding (more copies of a rank's *last* request, added
+   after all the others); they are answered with trial ``occurrence % repeats``'s record, no driver
+   runs for them. The model a driver receives is the one lm-eval evaluates with, so
    ``--use_cache`` (lm-eval's ``CachingLM``), ``--generation_cache`` (bend 4), ``--batch_size``
    and every backend apply to every round alike. Code that took a reference to
    ``lm_eval.evaluator.evaluate`` before any of our tasks was imported calls the unwrapped function;
@@ -63,7 +71,7 @@ from typing import Any
 from lm_eval.api.instance import Instance
 
 from harness_tasks import TASKS_DIR
-from harness_tasks.generation_cache import GenerationStore, request_keys
+from harness_tasks.generation_cache import TRIAL_ATTRIBUTE, GenerationStore, request_keys
 
 
 log = logging.getLogger(__name__)
@@ -176,41 +184,82 @@ def multi_round_request(doc: dict, arguments: tuple, idx: int, metadata: tuple |
     )
 
 
+def trial_of(request: Any) -> int:
+    """Which repeat of its item ``request`` belongs to (0 for a task without ``repeats``)."""
+    return getattr(request, TRIAL_ATTRIBUTE, 0)
+
+
 def generation_request(doc: dict, context: str, gen_kwargs: dict, source: Instance, idx: int = 0) -> Instance:
-    """An ordinary ``generate_until`` request of a driver's round, tagged with ``source``'s task and item."""
-    return Instance(
+    """An ordinary ``generate_until`` request of a driver's round, tagged with ``source``'s task, item
+    and trial."""
+    request = Instance(
         request_type="generate_until",
         doc=doc,
         arguments=(context, dict(gen_kwargs)),
         idx=idx,
         metadata=(source.task_name, source.doc_id, 1),
     )
+    if trial_of(source):
+        setattr(request, TRIAL_ATTRIBUTE, trial_of(source))
+    return request
+
+
+def _trial_copy(request: Instance, trial: int) -> Instance:
+    """``request`` for trial ``trial``: itself for trial 0, else a fresh copy marked with the trial
+    (lm-eval's repeats are one shared object, which cannot carry a trial)."""
+    if trial == 0:
+        return request
+    copy = Instance(
+        request_type=request.request_type,
+        doc=request.doc,
+        arguments=request.arguments,
+        idx=request.idx,
+        metadata=request.metadata,
+    )
+    setattr(copy, TRIAL_ATTRIBUTE, trial)
+    return copy
+
+
+def _occurrences(requests: list[Instance]) -> list[int]:
+    """For each position, how many times the same object came before it (lm-eval's repeats)."""
+    seen: dict[int, int] = {}
+    counts = []
+    for request in requests:
+        counts.append(seen.get(id(request), 0))
+        seen[id(request)] = counts[-1] + 1
+    return counts
 
 
 def answer_multi_round(lm: Any, requests: list[Instance]) -> list[str]:
-    """What the model answers for :data:`MULTI_ROUND_REQUEST`: each task's driver, once per task."""
-    items: dict[str, dict[Any, list[Instance]]] = {}
-    for request in requests:
-        by_item = items.setdefault(request.task_name, {})
-        group = by_item.setdefault(request.doc_id, [])
-        if not any(existing is request for existing in group):  # lm-eval repeats requests for padding
-            group.append(request)
-    answers: dict[int, str] = {}
-    for task_name, by_item in items.items():
+    """What the model answers for :data:`MULTI_ROUND_REQUEST`: each task's driver, once per task and
+    trial (see bend 6: repeats are trials, padding reuses their records)."""
+    occurrences = _occurrences(requests)
+    # task -> trial -> item -> that trial's requests of the item
+    trials: dict[str, dict[int, dict[Any, list[Instance]]]] = {}
+    for request, occurrence in zip(requests, occurrences, strict=True):
+        if occurrence < (request.repeats or 1):  # later occurrences: data-parallel padding
+            by_item = trials.setdefault(request.task_name, {}).setdefault(occurrence, {})
+            by_item.setdefault(request.doc_id, []).append(request)
+    answers: dict[tuple[int, int], str] = {}
+    for task_name, by_trial in trials.items():
         driver = _DRIVERS.get(task_name)
         if driver is None:
             raise RuntimeError(f"task {task_name!r} issued multi-round requests but registered no driver")
-        groups = [sorted(group, key=lambda r: r.idx) for group in by_item.values()]
-        records = driver(lm, groups)
-        if len(records) != len(groups):
-            raise RuntimeError(
-                f"the driver of {task_name!r} returned {len(records)} records for {len(groups)} items"
-            )
-        for group, record in zip(groups, records, strict=True):
-            answers[id(group[0])] = record
-            for other in group[1:]:
-                answers[id(other)] = ""
-    return [answers[id(request)] for request in requests]
+        for trial, by_item in sorted(by_trial.items()):
+            originals = [sorted(group, key=lambda r: r.idx) for group in by_item.values()]
+            records = driver(lm, [[_trial_copy(r, trial) for r in group] for group in originals])
+            if len(records) != len(originals):
+                raise RuntimeError(
+                    f"the driver of {task_name!r} returned {len(records)} records for {len(originals)} items"
+                )
+            for group, record in zip(originals, records, strict=True):
+                answers[id(group[0]), trial] = record
+                for other in group[1:]:
+                    answers[id(other), trial] = ""
+    return [
+        answers[id(request), occurrence % (request.repeats or 1)]
+        for request, occurrence in zip(requests, occurrences, strict=True)
+    ]
 
 
 def model_class(lm: Any) -> type:

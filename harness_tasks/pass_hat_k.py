@@ -10,19 +10,14 @@ This module is the metric alone. A run supplies, per item, the list of its trial
 (``True`` = success). Items with fewer than ``k`` trials have no pass^k and are refused, not
 skipped, so a number never silently covers a different set of items than pass^1.
 
-Not yet reported by any task. lm-eval's ``repeats: n`` cannot feed it as the tasks stand:
-
-- lm-eval repeats a request by listing the *same* ``Instance`` n times; the multi-round bridge
-  (:func:`harness_tasks.lm_eval_bridge.answer_multi_round`, which drives self-correction and the
-  generative Best-of-N protocols) keeps one request per object (repeats are also how lm-eval pads
-  data-parallel ranks), so the driver runs once and every repeat receives the same record: pass^k
-  would equal pass^1 by construction, not by measurement;
-- a task without a ``filter_list`` keeps only the first of the n responses (lm-eval's default
-  ``take_first`` filter), so ``process_results`` would need a ``take_first_k`` filter as well.
-
-Wiring it needs the bridge to run the driver once per repeat (counting up to ``Instance.repeats``
-occurrences per request) and a generated variant task with ``repeats`` and ``pass_hat_k_<k>`` in
-its metric list.
+Reported by the Best-of-N ``_passk`` tasks (``trbench_bon_{think,no_think}_passk``:
+``pass_hat_k_<k>`` with bootstrap intervals, :func:`harness_tasks.trbench_bon.bon_metrics.pass_hat_k_metrics`;
+see ``harness_tasks/trbench_bon/README.md``). lm-eval's ``repeats: n`` lists the *same*
+``Instance`` n times; the multi-round bridge
+(:func:`harness_tasks.lm_eval_bridge.answer_multi_round`) counts those occurrences and runs the
+task's driver once per trial, each trial keyed apart in the generation cache, and the task's
+``take_first_k`` filter hands ``process_results`` every trial's record. The self-correction
+tasks have no repeats variant and do not report it.
 """
 
 from __future__ import annotations

@@ -105,12 +105,21 @@ class ScriptedBonJudge(LM):
 
     ``oracle``: the correct candidate with the lowest index in the set (so its picks do not depend
     on the display order); ``always_first``: position 1; ``uniform``: a seeded uniform choice;
-    ``garbage``: no ``<choice>`` at all. ``delay`` and ``log_path`` as for :class:`ScriptedJudge`
-    (one JSON line per generation: the item and who was shown in which order).
+    ``garbage``: no ``<choice>`` at all; ``tiring``: the oracle's pick the first ``right_times``
+    times it is sent a prompt, then the wrong candidate with the lowest index (the oracle's pick
+    when none is wrong): a judge whose trials differ by repeat, seen only through the prompts it is
+    sent. ``delay`` and ``log_path`` as for :class:`ScriptedJudge` (one JSON line per generation:
+    the item and who was shown in which order).
     """
 
     def __init__(
-        self, strategy: str = "oracle", seed: int = 0, delay: float = 0.0, log_path: str = "", **_: object
+        self,
+        strategy: str = "oracle",
+        seed: int = 0,
+        delay: float = 0.0,
+        log_path: str = "",
+        right_times: int = 2,
+        **_: object,
     ) -> None:
         super().__init__()
         self.strategy = strategy
@@ -118,6 +127,8 @@ class ScriptedBonJudge(LM):
         self.calls = 0
         self.delay = float(delay)
         self.log_path = log_path
+        self.right_times = int(right_times)
+        self.times_sent: dict[str, int] = {}
 
     def _answer(self, doc: dict) -> str:
         shown = doc["bon_request"]["shown"]
@@ -130,13 +141,28 @@ class ScriptedBonJudge(LM):
         else:
             correct = [i for i in shown if doc["correct"][i]]
             k = shown.index(min(correct)) + 1 if correct else 1
+        return self._choice(k)
+
+    @staticmethod
+    def _choice(k: int) -> str:
         return f"<evaluation>\nscripted\n</evaluation>\n\n<choice>\n{k}\n</choice>"
+
+    def _tired_answer(self, doc: dict, times_sent: int) -> str | None:
+        """``tiring``: the wrong candidate with the lowest index once the prompt was sent often enough."""
+        shown = doc["bon_request"]["shown"]
+        wrong = [i for i in shown if not doc["correct"][i]]
+        if self.strategy != "tiring" or times_sent < self.right_times or not wrong:
+            return None
+        return self._choice(shown.index(min(wrong)) + 1)
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         outputs = []
         for request in requests:
             self.calls += 1
-            output = self._answer(request.doc)
+            prompt = request.args[0]
+            times_sent = self.times_sent.get(prompt, 0)
+            self.times_sent[prompt] = times_sent + 1
+            output = self._tired_answer(request.doc, times_sent) or self._answer(request.doc)
             if self.log_path:
                 with open(self.log_path, "a", encoding="utf-8") as log:
                     doc = request.doc

@@ -17,7 +17,7 @@ from lm_eval.tasks import TaskManager
 from scripted_judges import ScriptedJudge
 
 from harness_tasks import TASKS_DIR
-from harness_tasks.generation_cache import GenerationStore, request_keys
+from harness_tasks.generation_cache import TRIAL_ATTRIBUTE, GenerationStore, request_keys
 from harness_tasks.lm_eval_bridge import cache_generations
 
 
@@ -39,6 +39,18 @@ def test_keys_depend_on_content_and_number_identical_requests_apart():
     other_seed = request_keys({**identity, "seeds": [1, 1234, 1234]}, [request("q")])
     other_kwargs = request_keys(identity, [request("q", top_p=0.5)])
     assert len({keys[2], *other_model, *other_seed, *other_kwargs}) == 4
+
+
+def test_trials_of_one_prompt_have_keys_of_their_own_and_trial_0_keeps_the_old_key():
+    identity = {"model": "hf"}
+    plain = request("p")
+    trials = [request("p") for _ in range(3)]
+    for trial, each in enumerate(trials):
+        if trial:
+            setattr(each, TRIAL_ATTRIBUTE, trial)
+    keys = [request_keys(identity, [each])[0] for each in trials]
+    assert keys[0] == request_keys(identity, [plain])[0]  # caches from before trials still serve
+    assert len(set(keys)) == 3  # each trial's first occurrence is a new generation
 
 
 def test_torn_last_line_is_ignored_and_appending_continues(tmp_path):

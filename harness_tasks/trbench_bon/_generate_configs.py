@@ -26,7 +26,7 @@ from harness_tasks.task_yaml import (
 from harness_tasks.trbench_bon.bon_metrics import metrics_for
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
 from harness_tasks.trbench_bon.candidates import candidate_data_build
-from harness_tasks.trbench_bon.task import DEFAULT_MAX_GEN_TOKENS
+from harness_tasks.trbench_bon.task import DEFAULT_MAX_GEN_TOKENS, trials_filter
 
 
 TASK_DIR = Path(__file__).resolve().parent
@@ -35,6 +35,8 @@ DISC_BASE_FILE = "_trbench_bon_disc_yaml"
 VERSION = 3.0
 DEFAULT_N = 8
 OTHER_N = (4, 16)
+DEFAULT_REPEATS = 4
+"""Trials per item of the ``_passk`` tasks (``--metadata '{"repeats": k}'`` changes it)."""
 
 
 def data_build() -> str:
@@ -103,6 +105,14 @@ def task_configs() -> dict[str, dict]:
                 "dataset_kwargs": _kwargs(protocol, variant=variant),
                 "metric_list": metric_list(metrics_for(DEFAULT_N, protocol)),
             }
+        # the default listwise judge, judged DEFAULT_REPEATS times per item: pass^k (reliability)
+        configs[f"{stem}_passk.yaml"] = {
+            "task": f"{stem}_passk",
+            "dataset_kwargs": _kwargs("listwise", variant=variant),
+            "repeats": DEFAULT_REPEATS,
+            "filter_list": [trials_filter(DEFAULT_REPEATS)],
+            "metric_list": metric_list(metrics_for(DEFAULT_N, "listwise", DEFAULT_REPEATS)),
+        }
     return configs
 
 

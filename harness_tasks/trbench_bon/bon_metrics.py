@@ -34,6 +34,15 @@ For item i with candidate correctness y_i1..y_iN (the source checker's verdicts)
 Every ``acc_at_n_<N>`` carries ``acc_at_n_<N>_ci_lower`` / ``_ci_upper``: the 95% percentile
 interval of 1,000 seeded bootstrap rounds over items (:mod:`harness_tasks.uncertainty`; items in
 item-id order, so a re-scoring reproduces it exactly).
+
+A task run with ``repeats: k`` (the ``_passk`` tasks) judges every item k times, as independent
+trials; the metrics above are the first trial's (a plain run's numbers), and
+``pass_hat_k_<j>`` for every j of :func:`harness_tasks.pass_hat_k.reported_ks` adds tau-bench's
+reliability: mean over items of C(c, j) / C(k, j), c the trials whose selection was correct
+(``pass_hat_k_1`` is the accuracy averaged over the k trials), each with ``_ci_lower`` /
+``_ci_upper`` as above over the items' C(c, j) / C(k, j). Their per-item value is the item's
+trial outcomes (:func:`trial_outcomes`), so the sample log shows them and a re-scoring needs
+nothing else.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from dataclasses import asdict, dataclass, field
 
 from harness_tasks import uncertainty
 from harness_tasks.acebench.build_data import CATEGORIES as ACEBENCH_ALL_CATEGORIES
+from harness_tasks.pass_hat_k import item_pass_hat_k, pass_hat_k, reported_ks
 from harness_tasks.trbench_bon.majority import majority_pick
 
 
@@ -52,6 +62,9 @@ BFCL_CATEGORIES = ("simple", "multiple", "live_simple")
 CATEGORIES = ACEBENCH_CATEGORIES + BFCL_CATEGORIES
 SOURCES = ("acebench", "bfcl")
 N_VALUES = (1, 2, 4, 8, 16)
+MAX_NAMED_REPEATS = 16
+"""``utils.py`` exports ``agg_pass_hat_k_<j>`` for the j of up to this many repeats (a task with
+more builds its aggregations itself: :meth:`harness_tasks.trbench_bon.task.BonTask`)."""
 
 
 @dataclass
@@ -177,8 +190,43 @@ def checker_disagreement_rate(records: Sequence[Record]) -> float:
     return sum(r.get("checker_disagreements", 0) for r in records) / compared if compared else math.nan
 
 
-def metrics_for(n: int, protocol: str) -> dict[str, tuple[Aggregation, bool]]:
-    """``{metric name: (aggregation, higher_is_better)}`` of a task with ``n`` candidates."""
+def trial_outcomes(item_id: str, records: Sequence[Record]) -> dict:
+    """The per-item value of the pass^k metrics: whether each trial's selection was correct."""
+    return {"item_id": item_id, "hits": [bool(_hit(r)) for r in records]}
+
+
+def _pass_hat(k: int) -> Aggregation:
+    return lambda values: pass_hat_k([v["hits"] for v in values], k) if values else math.nan
+
+
+def _pass_hat_bound(k: int, which: str) -> Aggregation:
+    def aggregate(values: Sequence[dict]) -> float:
+        ordered = sorted(values, key=lambda v: str(v["item_id"]))
+        if not ordered:
+            return math.nan
+        scores = [item_pass_hat_k(sum(v["hits"]), len(v["hits"]), k) for v in ordered]
+        return getattr(uncertainty.proportion_interval(scores), which)
+
+    return aggregate
+
+
+def pass_hat_k_metrics(repeats: int) -> dict[str, tuple[Aggregation, bool]]:
+    """``pass_hat_k_<j>`` and its interval bounds for every reported j of a run with ``repeats`` trials."""
+    metrics: dict[str, tuple[Aggregation, bool]] = {}
+    for k in reported_ks(repeats):
+        metrics[f"pass_hat_k_{k}"] = (_pass_hat(k), True)
+        metrics[f"pass_hat_k_{k}_ci_lower"] = (_pass_hat_bound(k, "lower"), True)
+        metrics[f"pass_hat_k_{k}_ci_upper"] = (_pass_hat_bound(k, "upper"), True)
+    return metrics
+
+
+def is_pass_hat_k_metric(name: str) -> bool:
+    return name.startswith("pass_hat_k_")
+
+
+def metrics_for(n: int, protocol: str, repeats: int = 1) -> dict[str, tuple[Aggregation, bool]]:
+    """``{metric name: (aggregation, higher_is_better)}`` of a task with ``n`` candidates (and, with
+    ``repeats`` > 1, the pass^k metrics of that many trials)."""
     metrics: dict[str, tuple[Aggregation, bool]] = {}
     curve = [m for m in N_VALUES if m <= n] if protocol == "scalar" else sorted({1, n})
     for m in curve:
@@ -212,6 +260,8 @@ def metrics_for(n: int, protocol: str) -> dict[str, tuple[Aggregation, bool]]:
         metrics[f"acc_{category}"] = (_where(in_category, _hit), True)
     metrics["checker_disagreement_rate"] = (checker_disagreement_rate, False)
     metrics["n_problems"] = (lambda rs: float(len(rs)), True)
+    if repeats > 1:
+        metrics.update(pass_hat_k_metrics(repeats))
     return metrics
 
 
@@ -221,4 +271,5 @@ def all_metric_names() -> dict[str, tuple[Aggregation, bool]]:
     for n in N_VALUES:
         for protocol in ("listwise_2perm", "scalar"):
             merged.update(metrics_for(n, protocol))
+    merged.update(pass_hat_k_metrics(MAX_NAMED_REPEATS))
     return merged

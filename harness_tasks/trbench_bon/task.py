@@ -21,11 +21,19 @@ self-correction tasks use:
 ``--log_samples`` shows, per item, the first round's prompts (``arguments``) and, as the first
 request's response (``resps`` and ``filtered_resps``), that JSON record; the item's other requests
 answer ``""`` (their outputs are in the record).
+
+The ``_passk`` tasks set ``repeats: k``: the bridge runs the driver once per trial (independent
+samples, each cached apart by ``--generation_cache``), lm-eval's ``take_first_k`` filter hands
+``process_results`` all k records, and the task reports pass^k beside the first trial's metrics
+(:mod:`harness_tasks.trbench_bon.bon_metrics`). ``--metadata '{"repeats": 8}'`` (or a YAML that
+includes the task and sets ``repeats``) changes k; the filter's k and the ``pass_hat_k_<j>``
+metrics follow ``repeats`` (:func:`fit_trials`), so the three never disagree.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from copy import deepcopy
 from typing import Any
 
@@ -38,7 +46,13 @@ from harness_tasks.judge_prompts import check_variant, render_pairwise_prompt
 from harness_tasks.lm_eval_bridge import generation_request, multi_round_request, register_driver
 from harness_tasks.models.conversation_format import encode_conversation
 from harness_tasks.trbench_bon import sources
-from harness_tasks.trbench_bon.bon_metrics import BonRecord, metrics_for
+from harness_tasks.trbench_bon.bon_metrics import (
+    BonRecord,
+    is_pass_hat_k_metric,
+    metrics_for,
+    pass_hat_k_metrics,
+    trial_outcomes,
+)
 from harness_tasks.trbench_bon.build import CANDIDATES_FILE
 from harness_tasks.trbench_bon.candidates import CandidateFileError, candidate_data_build, read_candidate_file
 from harness_tasks.trbench_bon.majority import candidate_groups
@@ -58,6 +72,8 @@ from harness_tasks.trbench_bon.selection import (
 )
 from toolrm_templates import get_template
 
+
+log = logging.getLogger(__name__)
 
 LISTWISE_TEMPLATES = {
     "think": "genrm_bon_listwise_think.jinja",
@@ -216,11 +232,62 @@ def process_results_scalar(doc: dict, results: list[tuple[float, bool]]) -> dict
     return dict.fromkeys(metrics_for(len(doc["correct"]), "scalar"), record)
 
 
+REPEATS_SETTING = "repeats"
+"""``--metadata`` key that sets the number of trials of a ``_passk`` task."""
+
+
+def trials_filter(repeats: int) -> dict:
+    """lm-eval's ``take_first_k``: ``process_results`` receives every trial's record.
+
+    Named ``none`` like lm-eval's default filter (``take_first``), which it replaces: results keep
+    the ``<metric>,none`` keys every reader of our results (leaderboard, rescore) expects.
+    """
+    return {"name": "none", "filter": [{"function": "take_first_k", "k": repeats}]}
+
+
+def _as_repeats(value: Any) -> int:
+    try:
+        repeats = int(value)
+    except (TypeError, ValueError):
+        repeats = 0
+    if repeats < 2 or str(value).strip() != str(repeats):
+        raise ValueError(
+            f"--metadata {REPEATS_SETTING}={value!r}: a pass^k task needs a whole number of trials >= 2"
+        )
+    return repeats
+
+
+def fit_trials(config: dict) -> dict:
+    """A task with ``repeats`` > 1 (``--metadata repeats=k`` overriding the YAML's): its filter takes
+    the first k responses and its ``pass_hat_k_<j>`` metrics are those of k trials.
+
+    Tasks without repeats ignore the setting (with a warning): one ``--metadata`` serves every task
+    of a run, and a plain task's single trial stays what it was.
+    """
+    declared = int(config.get("repeats") or 1)
+    override = (config.get("metadata") or {}).get(REPEATS_SETTING)
+    if declared <= 1:
+        if override is not None:
+            log.warning(
+                "%s: has no repeats; --metadata %s is for the _passk tasks",
+                config.get("task"),
+                REPEATS_SETTING,
+            )
+        return config
+    repeats = declared if override is None else _as_repeats(override)
+    metrics = [m for m in config.get("metric_list") or [] if not is_pass_hat_k_metric(m["metric"])]
+    metrics += [
+        {"metric": name, "aggregation": aggregation, "higher_is_better": higher}
+        for name, (aggregation, higher) in pass_hat_k_metrics(repeats).items()
+    ]
+    return {**config, "repeats": repeats, "filter_list": [trials_filter(repeats)], "metric_list": metrics}
+
+
 class BonTask(ConfigurableTask):
     """Generative Best-of-N protocols (listwise, two-permutation listwise, knockout, all-pairs)."""
 
     def __init__(self, config: dict | None = None, **kwargs: Any) -> None:
-        config = {key: value for key, value in (config or {}).items() if key != "class"}
+        config = fit_trials({key: value for key, value in (config or {}).items() if key != "class"})
         super().__init__(config=config, **kwargs)
         self._request_kwargs: dict[str, Any] = {}
         register_driver(self.config.task, self.drive)
@@ -432,6 +499,19 @@ class BonTask(ConfigurableTask):
                 instance.resps.append(output)
 
     def process_results(self, doc: dict, results: list) -> dict:
-        """The metric record the driver wrote for this item (``results[0]``, its first request's)."""
-        record = loads_json(results[0])["record"]
-        return dict.fromkeys(metrics_for(len(doc["correct"]), doc["protocol"]), record)
+        """The metric record the driver wrote for this item (``results[0]``, its first request's);
+        with repeats, ``results[0]`` holds every trial's: the first trial's record for the plain
+        metrics, the trials' outcomes for pass^k."""
+        repeats = int(self.config.repeats or 1)
+        first = results[0]
+        trials = first if isinstance(first, list) else [first]
+        if len(trials) != repeats:
+            raise RuntimeError(
+                f"{self.config.task}: item {doc['item_id']} has {len(trials)} trial(s), not {repeats}"
+            )
+        records = [loads_json(trial)["record"] for trial in trials]
+        outcomes = trial_outcomes(doc["item_id"], records)
+        return {
+            name: outcomes if is_pass_hat_k_metric(name) else records[0]
+            for name in metrics_for(len(doc["correct"]), doc["protocol"], repeats)
+        }
