@@ -16,6 +16,7 @@ import lm_eval
 import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.tasks import TaskManager
+from same_metrics import same_metrics
 from scripted_judges import ScriptedBonJudge
 
 from harness_tasks import TASKS_DIR
@@ -28,7 +29,7 @@ from harness_tasks.lm_eval_bridge import (
     register_driver,
     trial_of,
 )
-from harness_tasks.rescore import find_runs, rescore_run, same_metrics
+from harness_tasks.rescore import find_runs, rescore_run
 
 
 TASK = "trbench_bon_think_passk"

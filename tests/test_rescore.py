@@ -15,6 +15,7 @@ import scripted_judges  # noqa: F401  (registers scripted-judge)
 import scripted_selfcorrect  # noqa: F401  (registers scripted-selfcorrect)
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
+from same_metrics import same_metrics
 
 from harness_tasks.cli import main as toolrm_eval
 from harness_tasks.rescore import RescoreError, find_runs, rescore_run
@@ -62,19 +63,6 @@ class _no_exit:
 
 def metrics_of(document: dict, task: str) -> dict:
     return {k: v for k, v in document["results"][task].items() if "," in k}
-
-
-def same_metrics(first: dict, second: dict) -> bool:
-    """Equal values, NaN equal to NaN (lm-eval writes NaN for a category a run did not cover)."""
-    if first.keys() != second.keys():
-        return False
-    for key, a in first.items():
-        b = second[key]
-        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-            continue
-        if a != b:
-            return False
-    return True
 
 
 @pytest.fixture(scope="module")
