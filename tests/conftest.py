@@ -1,4 +1,18 @@
-"""Shared fixtures: tiny locally built Qwen3 models (no downloads), built once per test session."""
+"""Shared fixtures: tiny locally built Qwen3 models (no downloads), built once per test session;
+how ``make test`` spreads the suite over two pytest-xdist workers (``--dist loadgroup``).
+
+Under xdist each worker is its own pytest session, so this file keeps three things right:
+
+- a session fixture whose result both workers can read (the tiny models) is built once, by the
+  first worker that asks, under a file lock (:func:`_built_once`, pytest-xdist's own recipe);
+- tests that share an expensive fixture run on one worker, as one unit (:func:`_xdist_group`):
+  a module-scoped fixture keeps its module together, the shared generative runs keep their
+  readers together, so no expensive set-up runs twice;
+- the known long units start first (:data:`LONGEST_FIRST`), so neither worker is left with a
+  long test at the end while the other idles.
+
+Serially (``pytest`` without ``-n``) the groups are inert and only the order changes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -25,12 +40,28 @@ os.environ.setdefault("TOOLRM_CACHE_DIR", tempfile.mkdtemp(prefix="toolrm-test-c
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
+def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """``build(folder)`` once for the whole run: serially in this session's temporary folder; under
+    xdist in the folder the workers share (the parent of each worker's own), by the first worker
+    that takes the lock; the others wait for it and read the finished folder."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_causal_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised Qwen3 causal LM with a tokenizer trained on our benchmark text."""
     from toolrm_train.tiny_models import build_tiny_causal_lm
 
-    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal-lm"))
+    return _built_once(tmp_path_factory, "tiny-causal-lm", build_tiny_causal_lm)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +69,69 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised Qwen3 sequence classifier (one label): a scalar reward model."""
     from toolrm_train.tiny_models import build_tiny_classifier
 
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"))
+    return _built_once(tmp_path_factory, "tiny-classifier", build_tiny_classifier)
+
+
+# --- spreading the suite over xdist workers -----------------------------------------------------------
+
+SHARED_RUNS = ("hf_generative_run", "vllm_generative_run")
+"""Session fixtures whose readers (in several modules) must run on one worker: one run each."""
+
+LONGEST_FIRST = (
+    "tests/test_readme_commands.py",
+    "tests/test_bon_backends.py",
+    "tests/test_benchmarks_smoke.py",
+    "tests/test_bt_train.py",
+    "tests/test_disc_data_parallel.py",
+    "tests/test_toolpref_policy.py",
+    "tests/test_trbench_tasks.py::test_vllm_backend_run_reports_every_metric",
+    "tests/test_disc_vllm.py",
+    "tests/test_rewardbench_rm.py",
+    "tests/test_disc_scoring.py",
+    "tests/test_generation_cache.py",
+    "tests/test_train_core_distributed.py",
+    "tests/test_multi_round.py",
+)
+"""Where the longest work units are (``benchmarks/results/test_durations.md``), longest first:
+started first, so the short tests fill the end of both workers' queues. Then the other ``slow``
+tests, then the rest, each in collection order."""
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The group a test must share a worker with, if any (an explicit ``xdist_group`` mark wins)."""
+    fixtures = item._fixtureinfo.name2fixturedefs if hasattr(item, "_fixtureinfo") else {}
+    for name in SHARED_RUNS:
+        if name in fixtures:
+            return name
+    if any(defs[-1].scope == "module" for defs in fixtures.values()):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+def _start_rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return None if mark is None else str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into scheduling units
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = None if _group_of(item) else _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    # xdist queues a group's unit where its first test stands: each group starts at its earliest rank
+    group_rank: dict[str, int] = {}
+    for item in items:
+        if (group := _group_of(item)) is not None:
+            group_rank[group] = min(group_rank.get(group, len(LONGEST_FIRST) + 2), _start_rank(item))
+    items.sort(key=lambda item: group_rank.get(_group_of(item) or "", _start_rank(item)))  # stable
 
 
 # --- one generative lm-eval run per backend (tests/generative_runs.py) ----------------------------------
