@@ -30,12 +30,14 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo_tiny_judge.py
 
 # Two pytest-xdist workers (one per core of the 2-core CI machine); tests that share an expensive
-# fixture run on one worker, the longest first (tests/conftest.py). TEST_WORKERS=0 runs serially.
+# fixture run on one worker, the longest first (tests/conftest.py). TEST_WORKERS=0 runs serially;
+# PYTEST_ARGS adds pytest flags (e.g. PYTEST_ARGS=--durations=0).
 TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -m "not slow and not learning"
