@@ -1,17 +1,10 @@
-"""Shared fixtures: tiny locally built Qwen3 models (no downloads), built once per test session;
-how ``make test`` spreads the suite over two pytest-xdist workers (``--dist loadgroup``).
+"""Shared fixtures: tiny locally built Qwen3 models (no downloads), built once per test run,
+and the suite's one generative lm-eval run per backend.
 
-Under xdist each worker is its own pytest session, so this file keeps three things right:
-
-- a session fixture whose result both workers can read (the tiny models) is built once, by the
-  first worker that asks, under a file lock (:func:`_built_once`, pytest-xdist's own recipe);
-- tests that share an expensive fixture run on one worker, as one unit (:func:`_xdist_group`):
-  a module-scoped fixture keeps its module together, the shared generative runs keep their
-  readers together, so no expensive set-up runs twice;
-- the known long units start first (:data:`LONGEST_FIRST`), so neither worker is left with a
-  long test at the end while the other idles.
-
-Serially (``pytest`` without ``-n``) the groups are inert and only the order changes.
+Under pytest-xdist (``make test`` runs two workers) the tiny models are built once for both
+workers, by the first that asks, under a file lock (:func:`_built_once`, pytest-xdist's own
+recipe); which tests share a worker, and in what order the units start, is
+``tests/xdist_groups.py``'s job (its hooks are imported here).
 """
 
 from __future__ import annotations
@@ -24,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from xdist_groups import group_and_order, pytest_configure_node, pytest_xdist_make_scheduler  # noqa: F401
 
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -38,6 +32,13 @@ os.environ.setdefault("TOOLRM_CACHE_DIR", tempfile.mkdtemp(prefix="toolrm-test-c
 # gpu_memory_utilization=0.3 here, 21 GiB by default) and fills it at every engine start: 25-70 s
 # of each vLLM test. 1 GiB holds a million tokens of the tiny models, far more than any test needs.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # One xdist worker per core: a worker's torch/BLAS threads (and a vLLM engine's, which vLLM
+    # would otherwise pin to every core) get its share of the cores; two workers each spinning
+    # two threads on two cores slowed single tests up to sixfold.
+    _cores = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_cores))
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
 
 
 def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
@@ -72,66 +73,12 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _built_once(tmp_path_factory, "tiny-classifier", build_tiny_classifier)
 
 
-# --- spreading the suite over xdist workers -----------------------------------------------------------
-
-SHARED_RUNS = ("hf_generative_run", "vllm_generative_run")
-"""Session fixtures whose readers (in several modules) must run on one worker: one run each."""
-
-LONGEST_FIRST = (
-    "tests/test_readme_commands.py",
-    "tests/test_bon_backends.py",
-    "tests/test_benchmarks_smoke.py",
-    "tests/test_bt_train.py",
-    "tests/test_disc_data_parallel.py",
-    "tests/test_toolpref_policy.py",
-    "tests/test_trbench_tasks.py::test_vllm_backend_run_reports_every_metric",
-    "tests/test_disc_vllm.py",
-    "tests/test_rewardbench_rm.py",
-    "tests/test_disc_scoring.py",
-    "tests/test_generation_cache.py",
-    "tests/test_train_core_distributed.py",
-    "tests/test_multi_round.py",
-)
-"""Where the longest work units are (``benchmarks/results/test_durations.md``), longest first:
-started first, so the short tests fill the end of both workers' queues. Then the other ``slow``
-tests, then the rest, each in collection order."""
+# --- spreading the suite over xdist workers (tests/xdist_groups.py) -----------------------------------
 
 
-def _xdist_group(item: pytest.Item) -> str | None:
-    """The group a test must share a worker with, if any (an explicit ``xdist_group`` mark wins)."""
-    fixtures = item._fixtureinfo.name2fixturedefs if hasattr(item, "_fixtureinfo") else {}
-    for name in SHARED_RUNS:
-        if name in fixtures:
-            return name
-    if any(defs[-1].scope == "module" for defs in fixtures.values()):
-        return item.nodeid.split("::", 1)[0]
-    return None
-
-
-def _start_rank(item: pytest.Item) -> int:
-    for rank, prefix in enumerate(LONGEST_FIRST):
-        if item.nodeid.startswith(prefix):
-            return rank
-    return len(LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
-
-
-def _group_of(item: pytest.Item) -> str | None:
-    mark = item.get_closest_marker("xdist_group")
-    return None if mark is None else str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into scheduling units
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = None if _group_of(item) else _xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-    # xdist queues a group's unit where its first test stands: each group starts at its earliest rank
-    group_rank: dict[str, int] = {}
-    for item in items:
-        if (group := _group_of(item)) is not None:
-            group_rank[group] = min(group_rank.get(group, len(LONGEST_FIRST) + 2), _start_rank(item))
-    items.sort(key=lambda item: group_rank.get(_group_of(item) or "", _start_rank(item)))  # stable
+    group_and_order(config, items)
 
 
 # --- one generative lm-eval run per backend (tests/generative_runs.py) ----------------------------------
