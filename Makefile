@@ -29,11 +29,18 @@ $(STAMP): pyproject.toml setup.py Makefile
 demo: $(STAMP)
 	$(BIN)/python examples/demo_tiny_judge.py
 
+# Two pytest-xdist workers (one per core of the 2-core CI machine); tests that share an expensive
+# fixture run on one worker, the longest first (tests/conftest.py). TEST_WORKERS=0 runs serially;
+# PYTEST_ARGS adds pytest flags (e.g. PYTEST_ARGS=--durations=0).
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not learning"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not learning"
 
 # Minutes-long runs that prove a model learns (run before a release, not on every change):
 # the GRPO easy-slice recipe, which prints the mean reward per 50 steps and W-Avg before and after.

@@ -1,4 +1,11 @@
-"""Shared fixtures: tiny locally built Qwen3 models (no downloads), built once per test session."""
+"""Shared fixtures: tiny locally built Qwen3 models (no downloads), built once per test run,
+and the suite's one generative lm-eval run per backend.
+
+Under pytest-xdist (``make test`` runs two workers) the tiny models are built once for both
+workers, by the first that asks, under a file lock (:func:`_built_once`, pytest-xdist's own
+recipe); which tests share a worker, and in what order the units start, is
+``tests/xdist_groups.py``'s job (its hooks are imported here).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
+from xdist_groups import group_and_order, pytest_configure_node, pytest_xdist_make_scheduler  # noqa: F401
 
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -23,6 +32,29 @@ os.environ.setdefault("TOOLRM_CACHE_DIR", tempfile.mkdtemp(prefix="toolrm-test-c
 # gpu_memory_utilization=0.3 here, 21 GiB by default) and fills it at every engine start: 25-70 s
 # of each vLLM test. 1 GiB holds a million tokens of the tiny models, far more than any test needs.
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # One xdist worker per core: a worker's torch/BLAS threads (and a vLLM engine's, which vLLM
+    # would otherwise pin to every core) get its share of the cores; two workers each spinning
+    # two threads on two cores slowed single tests up to sixfold.
+    _cores = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_cores))
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+
+
+def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """``build(folder)`` once for the whole run: serially in this session's temporary folder; under
+    xdist in the folder the workers share (the parent of each worker's own), by the first worker
+    that takes the lock; the others wait for it and read the finished folder."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +62,7 @@ def tiny_causal_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised Qwen3 causal LM with a tokenizer trained on our benchmark text."""
     from toolrm_train.tiny_models import build_tiny_causal_lm
 
-    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal-lm"))
+    return _built_once(tmp_path_factory, "tiny-causal-lm", build_tiny_causal_lm)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +70,15 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised Qwen3 sequence classifier (one label): a scalar reward model."""
     from toolrm_train.tiny_models import build_tiny_classifier
 
-    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"))
+    return _built_once(tmp_path_factory, "tiny-classifier", build_tiny_classifier)
+
+
+# --- spreading the suite over xdist workers (tests/xdist_groups.py) -----------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    group_and_order(config, items)
 
 
 # --- one generative lm-eval run per backend (tests/generative_runs.py) ----------------------------------

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from ports import free_port
 
 from harness_tasks.models.rm_data_parallel import (
     LAUNCHER_WORLD_SIZE_VARIABLES,
@@ -50,12 +50,6 @@ def smallest_classifier_dir(tiny_classifier_dir: Path, tmp_path_factory: pytest.
     Qwen3ForSequenceClassification(config).save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_classifier_dir).save_pretrained(out)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run_disc(launcher: list[str], model_dir: Path, out_dir: Path) -> tuple[dict, dict[int, list]]:

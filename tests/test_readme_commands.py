@@ -176,7 +176,11 @@ def run_section(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("heading", SECTIONS)
+@pytest.mark.parametrize(
+    "heading",
+    # under xdist a section runs on the worker of the section it reads (each worker runs its own sections)
+    [pytest.param(h, marks=pytest.mark.xdist_group(f"readme: {CHAINED.get(h, h)}")) for h in SECTIONS],
+)
 def test_readme_section_runs(heading, run_section):
     run_section(heading)
 

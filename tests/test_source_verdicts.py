@@ -159,9 +159,9 @@ def test_bfcl_reasoning_is_removed_as_the_handler_removes_it():
     assert handler_response("no reasoning " + block) == "no reasoning " + block
     assert decode_ast(handler_response("<think>\n" + block + "\n</think>\nNone.")) == []
     assert decode_ast(handler_response(block + "<think>\nlater\n</think>")) == []
-    started = time.perf_counter()
+    started = time.process_time()
     handler_response("</think>" * 200_000 + "<think>" * 200_000)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_bfcl_handler_decoding_by_hand():
@@ -177,9 +177,9 @@ def test_bfcl_handler_decoding_by_hand():
     with pytest.raises(BfclDecodeError):
         decode_ast(block + '\n<tool_call>\n{"arguments": {}}\n</tool_call>')
     hostile = "<tool_call>\n" * 200_000 + "x"
-    start = time.perf_counter()
+    start = time.process_time()
     assert decode_ast(hostile) == []
-    assert time.perf_counter() - start < 1.0  # linear, where re.findall would be quadratic
+    assert time.process_time() - start < 1.0  # linear, where re.findall would be quadratic
 
 
 def test_bon_readme_baselines_equal_a_recomputation_from_the_stored_labels():

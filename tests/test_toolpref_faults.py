@@ -178,7 +178,8 @@ def test_missing_input_file_is_a_usage_error(tmp_path, capsys):
     assert f"input file not found: {tmp_path / 'nope.jsonl'}" in capsys.readouterr().err
 
 
-def test_strict_build_names_the_first_bad_row_and_exits_2(tmp_path, capsys):
+def test_strict_build_names_the_first_bad_row_and_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # rich folds and elides a long temporary path at 80 columns
     path = tmp_path / "rows.jsonl"
     path.write_bytes(json.dumps(xlam_row(0)).encode() + b'\n{"query": "\xff"}\n')
     status = cli.main(["build", str(path), "--strict", "--out-dir", str(tmp_path / "out")])
