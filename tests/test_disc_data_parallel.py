@@ -158,6 +158,7 @@ def test_vllm_rm_replicas_under_torchrun_split_the_documents(tiny_classifier_dir
         "--limit", str(pairs), "--output_path", str(tmp_path), "--log_samples",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # the replicas as a user starts them (see conftest.py)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-6000:]
     (results_file,) = tmp_path.glob("*/results_*.json")

@@ -116,7 +116,8 @@ def runnable(command: str, judge: Path, reward_model: Path) -> list[str]:
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # vLLM's default multiprocessing, as a user runs the commands (conftest.py turns it off elsewhere)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VLLM_ENABLE_V1_MULTIPROCESSING")}
     return env | {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
