@@ -81,7 +81,7 @@ def max_weight_difference(a: Path, b: Path) -> float:
 
 LEARNING_STEPS = 80
 HELD_OUT_PAIRS = 160
-TRBENCH_PAIRS = 300
+TRBENCH_PAIRS = 150
 
 
 def trbench_disc(model_dir: Path) -> dict[str, float]:

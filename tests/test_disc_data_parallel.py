@@ -5,8 +5,8 @@ in subprocesses with the same environment and one thread per process, scoring on
 forward pass (``max_batch_tokens=1``, the reference's mode): a conversation's score then does not
 depend on which others share its batch, which differs once the documents are split, so every
 score is bitwise the same and any difference is the data-parallel path's (a lost, repeated or
-misplaced document, a metric not gathered), not float rounding. Slow (about a minute on 2 cores):
-200 pairs are 400 conversations of ~1,500 tokens, scored once by each run, plus three lm-eval starts.
+misplaced document, a metric not gathered), not float rounding. Slow (about half a minute on 2 cores):
+60 pairs are 120 conversations of ~1,500 tokens, scored once by each run, plus three lm-eval starts.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from harness_tasks.models.vllm_reward_model import VLLMRewardModel, check_data_p
 
 
 TASK = "trbench_bfcl_disc"
-PAIRS = 200
+PAIRS = 60
 ACCELERATE = Path(sys.executable).with_name("accelerate")
 
 
